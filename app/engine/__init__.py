@@ -1,0 +1,1 @@
+"""Everything that talks to Temporal. Nothing outside this package imports temporalio."""

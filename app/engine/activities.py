@@ -1,0 +1,74 @@
+"""One dynamic activity serves every activity plugin: its activity type is the plugin id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio import activity
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+
+from app.plugin_api import PluginError
+from app.plugin_api.registry import PluginRegistry
+
+log = logging.getLogger(__name__)
+CredentialResolver = Callable[[str], Awaitable[Mapping[str, Any]]]
+
+
+async def no_vault(name: str) -> Mapping[str, Any]:
+    raise PluginError(f"credential {name!r} cannot be resolved: this worker has no credential "
+                      "vault", kind="CredentialMissing")
+
+
+@dataclass
+class _Context:
+    """The :class:`app.plugin_api.ActivityContext` handed to a plugin."""
+
+    node_id: str
+    attempt: int
+    logger: logging.LoggerAdapter
+    resolver: CredentialResolver
+
+    async def credential(self, name: str) -> Mapping[str, Any]:
+        return await self.resolver(name)
+
+    def heartbeat(self, *details: Any) -> None:
+        activity.heartbeat(*details)
+
+
+class NodeActivities:
+    """Runs activity plugins from ``registry`` on this worker."""
+
+    def __init__(self, registry: PluginRegistry, credentials: CredentialResolver = no_vault):
+        self._registry = registry
+        self._credentials = credentials
+
+    @activity.defn(dynamic=True)
+    async def run_plugin(self, args: Sequence[RawValue]) -> dict[str, Any]:
+        info = activity.info()
+        plugin = self._registry.get(info.activity_type)
+        if plugin is None or plugin.execute is None:
+            raise ApplicationError(
+                f"this worker has no activity plugin {info.activity_type!r}; install it on "
+                "every worker", {"attempt": info.attempt}, type="UnknownPlugin",
+                non_retryable=True)
+        request = activity.payload_converter().from_payload(args[0].payload, dict)
+        node_id = request.get("node_id", "?")
+        ctx = _Context(
+            node_id=node_id, attempt=info.attempt,
+            logger=logging.LoggerAdapter(log, {"node": node_id, "run": request.get("run_id")}),
+            resolver=self._credentials,
+        )
+        try:
+            output = await plugin.execute(ctx, request.get("input"), request.get("config", {}))
+        except PluginError as exc:
+            raise ApplicationError(str(exc), {"attempt": info.attempt}, type=exc.kind,
+                                   non_retryable=not exc.retryable) from None
+        except Exception as exc:
+            log.exception("plugin %s crashed on node %s", plugin.id, node_id)
+            raise ApplicationError(f"{plugin.id} crashed: {type(exc).__name__}: {exc}",
+                                   {"attempt": info.attempt}, type="PluginCrash") from None
+        return {"output": output, "attempt": info.attempt}

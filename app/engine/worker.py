@@ -1,0 +1,29 @@
+"""The worker set-up, in one place: the interpreter workflow plus the plugin activities."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from app.engine.activities import CredentialResolver, NodeActivities, no_vault
+from app.engine.interpreter import RoutineWorkflow
+from app.plugin_api.registry import PluginRegistry
+
+DEFAULT_WORKSPACE = "default"
+
+
+def task_queue_for(workspace: str = DEFAULT_WORKSPACE) -> str:
+    return f"kianax-{workspace}"
+
+
+def build_worker(client: Client, task_queue: str, registry: PluginRegistry,
+                 credentials: CredentialResolver = no_vault,
+                 max_concurrent_activities: int = 100) -> Worker:
+    """A worker that runs routines from ``task_queue`` with the plugins in ``registry``."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RoutineWorkflow],
+        activities=[NodeActivities(registry, credentials).run_plugin],
+        max_concurrent_activities=max_concurrent_activities,
+    )

@@ -1,0 +1,81 @@
+"""The plugin contract: what a plugin declares and how it is called.
+
+Plugins never import Temporal: workflow plugins are pure functions the
+interpreter calls inside the workflow; activity plugins are coroutines the
+engine wraps as Temporal activities whose activity type is the plugin id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from app.routine.model import DEFAULT_IN, DEFAULT_OUT
+
+RunsIn = Literal["workflow", "activity"]
+
+
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """What a workflow plugin produced: ``output`` on each of ``ports``, after ``delay_s``."""
+
+    output: Any
+    ports: tuple[str, ...] = (DEFAULT_OUT,)
+    delay_s: float = 0.0
+
+
+class PluginError(Exception):
+    """A node failed. ``retryable=False`` fails the node at once (bad config, HTTP 4xx, auth)."""
+
+    def __init__(self, message: str, *, retryable: bool = False, kind: str = "PluginError"):
+        self.retryable = retryable
+        self.kind = kind
+        super().__init__(message)
+
+
+class ActivityContext(Protocol):
+    """What the engine hands an activity plugin."""
+
+    node_id: str
+    attempt: int
+    logger: logging.LoggerAdapter | logging.Logger
+
+    async def credential(self, name: str) -> Mapping[str, Any]:
+        """The named credential's kind and secret fields, resolved on the worker."""
+
+    def heartbeat(self, *details: Any) -> None:
+        """Tell the engine the activity is alive (long-running work)."""
+
+
+Evaluate = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Emission]
+Execute = Callable[[ActivityContext, Any, Mapping[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    """A plugin's manifest and implementation.
+
+    ``evaluate(input, config, sources)`` is for ``runs_in="workflow"`` (pure,
+    deterministic; ``sources`` maps each live source node id to its output);
+    ``execute(ctx, input, config)`` is for ``runs_in="activity"``.
+    """
+
+    id: str
+    title: str
+    category: str
+    runs_in: RunsIn
+    description: str = ""
+    icon: str = "node"
+    inputs: tuple[str, ...] = (DEFAULT_IN,)
+    outputs: tuple[str, ...] = (DEFAULT_OUT,)
+    config_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+    credential_kinds: tuple[str, ...] = ()
+    evaluate: Evaluate | None = None
+    execute: Execute | None = None
+    dynamic_outputs: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
+
+    def output_ports(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Output ports for a node with this ``config`` (a switch has one per case)."""
+        return self.dynamic_outputs(config) if self.dynamic_outputs else self.outputs

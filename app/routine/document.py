@@ -1,0 +1,309 @@
+"""Reading and writing the ``kianax/routine@1`` JSON document.
+
+Parsing checks the document's *shape* (fields, types, ids) and reports every
+problem at once; what the fields *mean* together (plugins, ports, cycles,
+expressions) is checked by :mod:`app.routine.validation`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from app.routine.model import (
+    DEFAULT_IN,
+    DEFAULT_OUT,
+    ON_ERROR_MODES,
+    TRIGGER_TYPES,
+    Connection,
+    Node,
+    RetryPolicy,
+    Routine,
+    Trigger,
+)
+from app.routine.problems import Problem, RoutineInvalid, join_path
+
+FORMAT_NAME = "kianax/routine"
+FORMAT_MAJOR = 1
+FORMAT = f"{FORMAT_NAME}@{FORMAT_MAJOR}"
+ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
+_FORMAT_PATTERN = re.compile(r"^kianax/routine@(\d+)(?:\.\d+)?$")
+
+_TOP_KEYS = {"format", "id", "name", "description", "trigger", "nodes", "connections"}
+_NODE_KEYS = {
+    "id", "plugin", "name", "config", "position", "enabled", "retry", "timeout_s", "on_error",
+}
+_CONNECTION_KEYS = {"source", "target", "source_port", "target_port"}
+_RETRY_KEYS = {"max_attempts", "initial_interval_s", "backoff", "max_interval_s"}
+OVERLAP_POLICIES = (
+    "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all",
+)
+# Type-specific trigger fields: name -> (expected types, required).
+_TRIGGER_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "manual": {},
+    "cron": {"schedule": ((str,), True), "timezone": ((str,), False), "overlap": ((str,), False)},
+    "webhook": {"path": ((str,), True), "credential": ((str,), False)},
+    "event": {
+        "every_s": ((int, float), True), "check": ((dict,), True), "when": ((str,), True),
+    },
+    "file": {"path": ((str,), True), "pattern": ((str,), False)},
+}
+
+
+class _Reader:
+    """Collects problems while reading fields, so one pass reports them all."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def unknown_keys(self, obj: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in sorted(set(obj) - allowed, key=str):
+            self.problem(join_path(path, str(key)), "unknown field")
+
+    def field(self, obj: dict[str, Any], key: str, path: str, types: tuple[type, ...],
+              default: Any = None, required: bool = False) -> Any:
+        if key not in obj:
+            if required:
+                self.problem(join_path(path, key), "is required")
+            return default
+        value = obj[key]
+        if not _is_instance(value, types):
+            self.problem(join_path(path, key), f"must be {_describe(types)}, not {_kind(value)}")
+            return default
+        return value
+
+    def ident(self, obj: dict[str, Any], key: str, path: str) -> str | None:
+        value = self.field(obj, key, path, (str,), required=True)
+        if value is not None and not ID_PATTERN.match(value):
+            self.problem(join_path(path, key),
+                         f"{value!r} must be 1-64 characters of a-z, 0-9, '_' or '-'")
+            return None
+        return value
+
+
+def _is_instance(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return isinstance(value, types)
+
+
+def _describe(types: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "true or false",
+             dict: "an object", list: "a list"}
+    return " or ".join(dict.fromkeys(names[t] for t in types))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number",
+            dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def parse_routine(doc: Any) -> Routine:
+    """Build a :class:`Routine` from a decoded JSON document or raise :class:`RoutineInvalid`."""
+    reader = _Reader()
+    if not isinstance(doc, dict):
+        raise RoutineInvalid([Problem("", f"a routine must be a JSON object, not {_kind(doc)}")])
+    _check_format(reader, doc.get("format"))
+    reader.unknown_keys(doc, _TOP_KEYS, "")
+    routine_id = reader.ident(doc, "id", "")
+    name = reader.field(doc, "name", "", (str,), default=routine_id or "")
+    description = reader.field(doc, "description", "", (str,), default="")
+    trigger = _parse_trigger(reader, doc.get("trigger", {"type": "manual"}))
+    nodes = [
+        node
+        for index, raw in enumerate(reader.field(doc, "nodes", "", (list,), default=[]))
+        if (node := _parse_node(reader, raw, f"nodes[{index}]")) is not None
+    ]
+    connections = [
+        conn
+        for index, raw in enumerate(reader.field(doc, "connections", "", (list,), default=[]))
+        if (conn := _parse_connection(reader, raw, f"connections[{index}]")) is not None
+    ]
+    if reader.problems:
+        raise RoutineInvalid(reader.problems)
+    assert routine_id is not None
+    return Routine(routine_id, name, tuple(nodes), tuple(connections), trigger, description)
+
+
+def _check_format(reader: _Reader, value: Any) -> None:
+    if value is None:
+        reader.problem("format", f"is required; this Kianax reads {FORMAT!r}")
+        return
+    match = _FORMAT_PATTERN.match(value) if isinstance(value, str) else None
+    if not match:
+        reader.problem("format", f"{value!r} is not a Kianax routine format; expected {FORMAT!r}")
+    elif int(match.group(1)) > FORMAT_MAJOR:
+        reader.problem("format", f"{value!r} is newer than this Kianax understands ({FORMAT}); "
+                                 "upgrade Kianax to open it")
+    elif int(match.group(1)) < FORMAT_MAJOR:
+        reader.problem("format", f"{value!r} is not supported; expected {FORMAT!r}")
+
+
+def _parse_trigger(reader: _Reader, raw: Any) -> Trigger:
+    path = "trigger"
+    if not isinstance(raw, dict):
+        reader.problem(path, f"must be an object, not {_kind(raw)}")
+        return Trigger()
+    kind = reader.field(raw, "type", path, (str,), required=True)
+    if kind is None:
+        return Trigger()
+    if kind not in TRIGGER_TYPES:
+        reader.problem(join_path(path, "type"),
+                       f"unknown trigger type {kind!r}; use one of {', '.join(TRIGGER_TYPES)}")
+        return Trigger()
+    fields = _TRIGGER_FIELDS[kind]
+    reader.unknown_keys(raw, {"type", *fields}, path)
+    for key, (types, required) in fields.items():
+        reader.field(raw, key, path, types, required=required)
+    options = {k: v for k, v in raw.items() if k != "type"}
+    if kind == "cron" and isinstance(options.get("schedule"), str):
+        if len(options["schedule"].split()) != 5:
+            reader.problem(join_path(path, "schedule"),
+                           f"{options['schedule']!r} must have 5 fields: minute hour day month "
+                           "weekday")
+        overlap = options.get("overlap", "buffer_one")
+        if overlap not in OVERLAP_POLICIES:
+            reader.problem(join_path(path, "overlap"),
+                           f"unknown overlap policy {overlap!r}; use one of "
+                           f"{', '.join(OVERLAP_POLICIES)}")
+    if kind == "event" and _is_instance(options.get("every_s"), (int, float)) \
+            and options["every_s"] < 1:
+        reader.problem(join_path(path, "every_s"), "must be at least 1 second")
+    if kind == "event" and isinstance(options.get("check"), dict):
+        reader.field(options["check"], "plugin", join_path(path, "check"), (str,), required=True)
+    return Trigger(kind, options)
+
+
+def _parse_retry(reader: _Reader, raw: Any, path: str) -> RetryPolicy:
+    if raw is None:
+        return RetryPolicy()
+    if not isinstance(raw, dict):
+        reader.problem(path, f"must be an object, not {_kind(raw)}")
+        return RetryPolicy()
+    reader.unknown_keys(raw, _RETRY_KEYS, path)
+    default = RetryPolicy()
+    max_attempts = reader.field(raw, "max_attempts", path, (int,), default.max_attempts)
+    initial = reader.field(raw, "initial_interval_s", path, (int, float), default.initial_interval_s)
+    backoff = reader.field(raw, "backoff", path, (int, float), default.backoff)
+    maximum = reader.field(raw, "max_interval_s", path, (int, float), default.max_interval_s)
+    if max_attempts < 1:
+        reader.problem(join_path(path, "max_attempts"), "must be at least 1")
+    if initial <= 0:
+        reader.problem(join_path(path, "initial_interval_s"), "must be greater than 0")
+    if backoff < 1:
+        reader.problem(join_path(path, "backoff"), "must be at least 1.0")
+    if maximum < initial:
+        reader.problem(join_path(path, "max_interval_s"), "must be at least initial_interval_s")
+    return RetryPolicy(max_attempts, float(initial), float(backoff), float(maximum))
+
+
+def _parse_node(reader: _Reader, raw: Any, path: str) -> Node | None:
+    if not isinstance(raw, dict):
+        reader.problem(path, f"a node must be an object, not {_kind(raw)}")
+        return None
+    before = len(reader.problems)
+    reader.unknown_keys(raw, _NODE_KEYS, path)
+    node_id = reader.ident(raw, "id", path)
+    plugin = reader.field(raw, "plugin", path, (str,), required=True)
+    config = reader.field(raw, "config", path, (dict,), default={})
+    name = reader.field(raw, "name", path, (str,))
+    position = reader.field(raw, "position", path, (list,), default=[0, 0])
+    if len(position) != 2 or not all(_is_instance(v, (int, float)) for v in position):
+        reader.problem(join_path(path, "position"), "must be [x, y] with two numbers")
+        position = [0, 0]
+    enabled = reader.field(raw, "enabled", path, (bool,), default=True)
+    retry = _parse_retry(reader, raw.get("retry"), join_path(path, "retry"))
+    timeout = reader.field(raw, "timeout_s", path, (int, float), default=300.0)
+    if timeout <= 0:
+        reader.problem(join_path(path, "timeout_s"), "must be greater than 0")
+    on_error = reader.field(raw, "on_error", path, (str,), default="stop")
+    if on_error not in ON_ERROR_MODES:
+        reader.problem(join_path(path, "on_error"),
+                       f"{on_error!r} is not one of {', '.join(ON_ERROR_MODES)}")
+    if len(reader.problems) > before or node_id is None or plugin is None:
+        return None
+    return Node(node_id, plugin, config, name, (float(position[0]), float(position[1])),
+                enabled, retry, float(timeout), on_error)
+
+
+def _parse_connection(reader: _Reader, raw: Any, path: str) -> Connection | None:
+    if not isinstance(raw, dict):
+        reader.problem(path, f"a connection must be an object, not {_kind(raw)}")
+        return None
+    before = len(reader.problems)
+    reader.unknown_keys(raw, _CONNECTION_KEYS, path)
+    source = reader.field(raw, "source", path, (str,), required=True)
+    target = reader.field(raw, "target", path, (str,), required=True)
+    source_port = reader.field(raw, "source_port", path, (str,), default=DEFAULT_OUT)
+    target_port = reader.field(raw, "target_port", path, (str,), default=DEFAULT_IN)
+    if len(reader.problems) > before:
+        return None
+    return Connection(source, target, source_port, target_port)
+
+
+def load_routine(text: str | bytes) -> Routine:
+    """Parse routine JSON text; a JSON syntax error becomes a problem with line and column."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RoutineInvalid(
+            [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]
+        ) from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise RoutineInvalid([Problem("", f"not valid JSON: {exc}")]) from None
+    return parse_routine(doc)
+
+
+def dump_routine(routine: Routine) -> dict[str, Any]:
+    """The routine as a ``kianax/routine@1`` document; default-valued fields are left out."""
+    doc: dict[str, Any] = {"format": FORMAT, "id": routine.id, "name": routine.name}
+    if routine.description:
+        doc["description"] = routine.description
+    doc["trigger"] = {"type": routine.trigger.type, **routine.trigger.options}
+    doc["nodes"] = [_dump_node(node) for node in routine.nodes]
+    doc["connections"] = [_dump_connection(conn) for conn in routine.connections]
+    return doc
+
+
+def _dump_node(node: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": node.id, "plugin": node.plugin}
+    if node.name is not None:
+        out["name"] = node.name
+    out["config"] = node.config
+    out["position"] = [_plain_number(v) for v in node.position]
+    if not node.enabled:
+        out["enabled"] = False
+    if node.retry != RetryPolicy():
+        out["retry"] = {
+            "max_attempts": node.retry.max_attempts,
+            "initial_interval_s": _plain_number(node.retry.initial_interval_s),
+            "backoff": node.retry.backoff,
+            "max_interval_s": _plain_number(node.retry.max_interval_s),
+        }
+    if node.timeout_s != 300.0:
+        out["timeout_s"] = _plain_number(node.timeout_s)
+    if node.on_error != "stop":
+        out["on_error"] = node.on_error
+    return out
+
+
+def _dump_connection(conn: Connection) -> dict[str, Any]:
+    out = {"source": conn.source, "target": conn.target}
+    if conn.source_port != DEFAULT_OUT:
+        out["source_port"] = conn.source_port
+    if conn.target_port != DEFAULT_IN:
+        out["target_port"] = conn.target_port
+    return out
+
+
+def _plain_number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value

@@ -1,0 +1,168 @@
+"""Semantic validation of a routine: plugins, ports, connections, cycles, configs, expressions.
+
+Every problem is returned at once, each with its place in the document, so an
+editor can mark them all and the CLI can print them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from app.routine.document import parse_routine
+from app.routine.expressions import is_template, template_problems
+from app.routine.graph import find_cycle
+from app.routine.model import ERROR_PORT, Routine
+from app.routine.problems import Problem, RoutineInvalid, join_path
+
+
+class PluginShape(Protocol):
+    """What validation needs to know about a plugin (``app.plugin_api.Plugin`` fits)."""
+
+    inputs: tuple[str, ...]
+    config_schema: Mapping[str, Any]
+
+    def output_ports(self, config: Mapping[str, Any]) -> tuple[str, ...]: ...
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and is_template(value)
+
+
+def _accepts_expressions(checker: Any, base: Any) -> Any:
+    return lambda _checker, instance: _is_expression(instance) or base(checker, instance)
+
+
+_base_types = Draft202012Validator.TYPE_CHECKER
+# A field that is exactly one {{ expression }} may produce any type at run time.
+_TYPE_CHECKER = _base_types.redefine_many({
+    name: _accepts_expressions(_base_types, _base_types._type_checkers[name])
+    for name in ("number", "integer", "boolean", "object", "array", "null")
+})
+_ConfigValidator = jsonschema.validators.extend(Draft202012Validator, type_checker=_TYPE_CHECKER)
+
+
+def validate_document(doc: Any, plugins: Mapping[str, PluginShape]) -> tuple[Routine | None,
+                                                                             list[Problem]]:
+    """Parse and validate a decoded document; the routine is None when it cannot be parsed."""
+    try:
+        routine = parse_routine(doc)
+    except RoutineInvalid as exc:
+        return None, list(exc.problems)
+    return routine, validate(routine, plugins)
+
+
+def validate(routine: Routine, plugins: Mapping[str, PluginShape]) -> list[Problem]:
+    """Every semantic problem of ``routine`` against the known ``plugins``."""
+    problems: list[Problem] = []
+    first_index: dict[str, int] = {}
+    for index, node in enumerate(routine.nodes):
+        path = f"nodes[{index}]"
+        if node.id in first_index:
+            problems.append(Problem(join_path(path, "id"), f"duplicate node id {node.id!r} "
+                                    f"(also nodes[{first_index[node.id]}])"))
+        else:
+            first_index[node.id] = index
+        problems.extend(_config_problems(node.config, plugins.get(node.plugin), node.plugin,
+                                         join_path(path, "config"), join_path(path, "plugin")))
+    problems.extend(_connection_problems(routine, plugins, first_index))
+    problems.extend(_trigger_problems(routine, plugins))
+    cycle = find_cycle([n.id for n in routine.nodes],
+                       [c for c in routine.connections
+                        if c.source in first_index and c.target in first_index])
+    if cycle:
+        problems.append(Problem("connections", "cycle: " + " → ".join(cycle)
+                                + "; a routine must not loop back on itself"))
+    return problems
+
+
+def _config_problems(config: Mapping[str, Any], plugin: PluginShape | None, plugin_id: str,
+                     path: str, plugin_path: str) -> list[Problem]:
+    problems = [Problem(p, message) for p, message in template_problems(config, path)]
+    if plugin is None:
+        problems.append(Problem(plugin_path, f"unknown plugin {plugin_id!r}"))
+        return problems
+    validator = _ConfigValidator(plugin.config_schema)
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        place = path
+        for key in error.absolute_path:
+            place = join_path(place, key)
+        problems.append(Problem(place, _schema_message(error)))
+    return problems
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown field")
+    if error.validator == "pattern" and "description" in error.schema:
+        return str(error.schema["description"])
+    return error.message
+
+
+def _connection_problems(routine: Routine, plugins: Mapping[str, PluginShape],
+                         node_index: Mapping[str, int]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for index, conn in enumerate(routine.connections):
+        path = f"connections[{index}]"
+        key = (conn.source, conn.source_port, conn.target, conn.target_port)
+        if key in seen:
+            problems.append(Problem(path, f"duplicate of connections[{seen[key]}]"))
+        seen.setdefault(key, index)
+        if conn.source == conn.target:
+            problems.append(Problem(join_path(path, "target"),
+                                    f"node {conn.source!r} cannot connect to itself"))
+        for end, node_id in (("source", conn.source), ("target", conn.target)):
+            if node_id not in node_index:
+                problems.append(Problem(join_path(path, end), f"no node with id {node_id!r}"))
+        if conn.source in node_index:
+            node = routine.nodes[node_index[conn.source]]
+            plugin = plugins.get(node.plugin)
+            if plugin is not None:
+                ports = output_ports(plugin, node.config, node.on_error)
+                if conn.source_port not in ports:
+                    hint = " (set on_error to 'error_port' to use it)" \
+                        if conn.source_port == ERROR_PORT else ""
+                    problems.append(Problem(
+                        join_path(path, "source_port"),
+                        f"node {node.id!r} ({node.plugin}) has no output port "
+                        f"{conn.source_port!r}{hint}; ports: {', '.join(ports)}"))
+        if conn.target in node_index:
+            node = routine.nodes[node_index[conn.target]]
+            plugin = plugins.get(node.plugin)
+            if plugin is not None and conn.target_port not in plugin.inputs:
+                problems.append(Problem(
+                    join_path(path, "target_port"),
+                    f"node {node.id!r} ({node.plugin}) has no input port {conn.target_port!r}; "
+                    f"ports: {', '.join(plugin.inputs)}"))
+    return problems
+
+
+def output_ports(plugin: PluginShape, config: Mapping[str, Any], on_error: str) -> tuple[str,
+                                                                                          ...]:
+    """The ports a node of ``plugin`` can emit on, including ``error`` when it has one."""
+    try:
+        ports = tuple(plugin.output_ports(config))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        ports = ()
+    return (*ports, ERROR_PORT) if on_error == "error_port" else ports
+
+
+def _trigger_problems(routine: Routine, plugins: Mapping[str, PluginShape]) -> list[Problem]:
+    trigger = routine.trigger
+    if trigger.type != "event":
+        return []
+    problems = [Problem(p, m) for p, m in template_problems(trigger.options.get("when", ""),
+                                                            "trigger.when")]
+    check = trigger.options.get("check", {})
+    plugin_id = check.get("plugin")
+    config = check.get("config", {})
+    if isinstance(plugin_id, str) and isinstance(config, dict):
+        problems.extend(_config_problems(config, plugins.get(plugin_id), plugin_id,
+                                         "trigger.check.config", "trigger.check.plugin"))
+    return problems

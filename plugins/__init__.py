@@ -1,0 +1,1 @@
+"""Built-in Kianax plugins, one module per plugin family."""

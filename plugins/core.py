@@ -1,0 +1,98 @@
+"""Core flow-control plugins. All are pure and run inside the interpreter workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.plugin_api import Emission, Plugin, PluginError
+
+_SINGLE_EXPRESSION = {
+    "type": "string",
+    "pattern": r"^\s*\{\{.*\}\}\s*$",
+    "description": "must be one {{ expression }}, e.g. {{ input.price < 100 }}",
+}
+
+
+def _transform(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    return Emission(config.get("value"))
+
+
+def _condition(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    return Emission(input, ("true",) if config["expression"] else ("false",))
+
+
+def _switch_ports(config: Mapping[str, Any]) -> tuple[str, ...]:
+    return (*(str(case) for case in config.get("cases", [])), "default")
+
+
+def _switch(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    value = config.get("value")
+    key = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) \
+        else str(value)
+    return Emission(input, (key,) if key in config.get("cases", []) else ("default",))
+
+
+def _merge(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    return Emission(dict(sources))
+
+
+def _delay(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    seconds = config.get("seconds", 0)
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        raise PluginError(f"seconds must be a number of at least 0, not {seconds!r}")
+    return Emission(input, delay_s=float(seconds))
+
+
+def _fail(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    raise PluginError(str(config.get("message") or "failed by core.fail"), kind="Fail")
+
+
+PLUGINS = [
+    Plugin(
+        id="core.transform", title="Transform", category="Flow", runs_in="workflow",
+        icon="transform", evaluate=_transform,
+        description="Build a new value from templates over the input and earlier nodes.",
+        config_schema={"type": "object", "properties": {"value": {}}, "required": ["value"],
+                       "additionalProperties": False},
+    ),
+    Plugin(
+        id="core.condition", title="Condition", category="Flow", runs_in="workflow",
+        icon="condition", evaluate=_condition, outputs=("true", "false"),
+        description="Send the input on 'true' or 'false' depending on an expression.",
+        config_schema={"type": "object", "properties": {"expression": _SINGLE_EXPRESSION},
+                       "required": ["expression"], "additionalProperties": False},
+    ),
+    Plugin(
+        id="core.switch", title="Switch", category="Flow", runs_in="workflow",
+        icon="switch", evaluate=_switch, outputs=("default",), dynamic_outputs=_switch_ports,
+        description="Send the input on the port whose case equals a value, else 'default'.",
+        config_schema={
+            "type": "object",
+            "properties": {"value": {}, "cases": {"type": "array", "items": {"type": "string"},
+                                                  "uniqueItems": True}},
+            "required": ["value", "cases"], "additionalProperties": False,
+        },
+    ),
+    Plugin(
+        id="core.merge", title="Merge", category="Flow", runs_in="workflow",
+        icon="merge", evaluate=_merge,
+        description="Wait for every live branch and combine their outputs by node id.",
+        config_schema={"type": "object", "additionalProperties": False},
+    ),
+    Plugin(
+        id="core.delay", title="Delay", category="Time", runs_in="workflow",
+        icon="delay", evaluate=_delay,
+        description="Wait durably, then pass the input on. Survives restarts.",
+        config_schema={"type": "object",
+                       "properties": {"seconds": {"type": "number", "minimum": 0}},
+                       "required": ["seconds"], "additionalProperties": False},
+    ),
+    Plugin(
+        id="core.fail", title="Fail", category="Flow", runs_in="workflow",
+        icon="fail", evaluate=_fail,
+        description="Fail with a message (for error paths).",
+        config_schema={"type": "object", "properties": {"message": {"type": "string"}},
+                       "additionalProperties": False},
+    ),
+]
