@@ -30,9 +30,11 @@ async def _request(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) 
     if config.get("credential"):
         _apply_credential(kwargs, await ctx.credential(str(config["credential"])))
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
-            async with client.stream(method, url, **kwargs) as response:
-                body = await _read_limited(response, where)
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client,
+            client.stream(method, url, **kwargs) as response,
+        ):
+            body = await _read_limited(response, where)
     except httpx.TimeoutException:
         raise PluginError(f"{where} timed out after {timeout:g} s", retryable=True,
                           kind="Timeout") from None

@@ -100,20 +100,21 @@ class RoutineWorkflow:
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight = 0
         self._stopping: dict[str, Any] | None = None
+        self._crash: BaseException | None = None
 
         self._start_ready()
         try:
             await workflow.wait_condition(
-                lambda: self._in_flight == 0
-                and (self._stopping is not None or len(self._started) == len(self._order)))
+                lambda: self._crash is not None or (
+                    self._in_flight == 0
+                    and (self._stopping is not None or len(self._started) == len(self._order))))
         except asyncio.CancelledError:
             for task in self._tasks:
                 task.cancel()
             self._finish("cancelled", {"message": "the run was cancelled", "node": None})
             raise
-        for task in self._tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # an interpreter bug: fail the task, let Temporal retry
+        if self._crash is not None:
+            raise self._crash  # an interpreter bug: fail the workflow task; Temporal retries it
         if self._stopping is not None:
             self._finish("failed", self._stopping)
             raise ApplicationError(self._stopping["message"], self._stopping,
@@ -205,6 +206,9 @@ class RoutineWorkflow:
             outcome = await self._execute(node, value, sources)
         except NodeFailed as failure:
             outcome = self._on_error(node, failure)
+        except Exception as exc:
+            self._crash = exc
+            return
         finally:
             self._in_flight -= 1
         if outcome is not None:
@@ -241,15 +245,16 @@ class RoutineWorkflow:
         try:
             config = render(node.config, context)
         except ExpressionError as exc:
-            raise NodeFailed(self._error(node, f"config: {exc}", "ExpressionError"), 0) from None
+            error = self._node_error(node, f"config: {exc}", "ExpressionError")
+            raise NodeFailed(error, 0) from None
         if plugin is None:
             return await self._execute_activity(node, value, config)
         try:
             emission: Emission = plugin.evaluate(value, config, sources)
         except PluginError as exc:
-            raise NodeFailed(self._error(node, str(exc), exc.kind), 1) from None
+            raise NodeFailed(self._node_error(node, str(exc), exc.kind), 1) from None
         except (TypeError, ValueError, KeyError) as exc:
-            raise NodeFailed(self._error(node, f"{type(exc).__name__}: {exc}", "PluginCrash"),
+            raise NodeFailed(self._node_error(node, f"{type(exc).__name__}: {exc}", "PluginCrash"),
                              1) from None
         if emission.delay_s > 0:
             await workflow.sleep(emission.delay_s, summary=f"{node.title}: delay")
@@ -282,12 +287,13 @@ class RoutineWorkflow:
             details = cause.details[0] if cause.details else {}
             attempts = int(details.get("attempt", attempts)) if isinstance(details, dict) \
                 else attempts
-            return self._error(node, cause.message, cause.type or "Error"), attempts
+            return self._node_error(node, cause.message, cause.type or "Error"), attempts
         if isinstance(cause, TimeoutError):
-            return self._error(node, f"timed out after {node.timeout_s:g} s", "Timeout"), attempts
-        return self._error(node, str(cause or exc), type(cause or exc).__name__), attempts
+            message = f"timed out after {node.timeout_s:g} s"
+            return self._node_error(node, message, "Timeout"), attempts
+        return self._node_error(node, str(cause or exc), type(cause or exc).__name__), attempts
 
-    def _error(self, node: Node, message: str, kind: str) -> dict[str, Any]:
+    def _node_error(self, node: Node, message: str, kind: str) -> dict[str, Any]:
         return {"node": node.id, "plugin": node.plugin, "type": kind,
                 "message": f"node '{node.id}' ({node.plugin}): {message}"}
 

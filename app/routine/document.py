@@ -109,9 +109,21 @@ def _kind(value: Any) -> str:
 
 def parse_routine(doc: Any) -> Routine:
     """Build a :class:`Routine` from a decoded JSON document or raise :class:`RoutineInvalid`."""
+    routine, problems = read_routine(doc)
+    if problems or routine is None:
+        raise RoutineInvalid(problems)
+    return routine
+
+
+def read_routine(doc: Any) -> tuple[Routine | None, list[Problem]]:
+    """Best effort: the routine built from the usable parts of ``doc``, and every problem.
+
+    Validation uses the partial routine to report semantic problems alongside
+    structural ones; it is None only when ``doc`` is not an object at all.
+    """
     reader = _Reader()
     if not isinstance(doc, dict):
-        raise RoutineInvalid([Problem("", f"a routine must be a JSON object, not {_kind(doc)}")])
+        return None, [Problem("", f"a routine must be a JSON object, not {_kind(doc)}")]
     _check_format(reader, doc.get("format"))
     reader.unknown_keys(doc, _TOP_KEYS, "")
     routine_id = reader.ident(doc, "id", "")
@@ -128,10 +140,9 @@ def parse_routine(doc: Any) -> Routine:
         for index, raw in enumerate(reader.field(doc, "connections", "", (list,), default=[]))
         if (conn := _parse_connection(reader, raw, f"connections[{index}]")) is not None
     ]
-    if reader.problems:
-        raise RoutineInvalid(reader.problems)
-    assert routine_id is not None
-    return Routine(routine_id, name, tuple(nodes), tuple(connections), trigger, description)
+    routine = Routine(routine_id or "", name or "", tuple(nodes), tuple(connections), trigger,
+                      description or "")
+    return routine, reader.problems
 
 
 def _check_format(reader: _Reader, value: Any) -> None:
@@ -192,7 +203,8 @@ def _parse_retry(reader: _Reader, raw: Any, path: str) -> RetryPolicy:
     reader.unknown_keys(raw, _RETRY_KEYS, path)
     default = RetryPolicy()
     max_attempts = reader.field(raw, "max_attempts", path, (int,), default.max_attempts)
-    initial = reader.field(raw, "initial_interval_s", path, (int, float), default.initial_interval_s)
+    initial = reader.field(raw, "initial_interval_s", path, (int, float),
+                           default.initial_interval_s)
     backoff = reader.field(raw, "backoff", path, (int, float), default.backoff)
     maximum = reader.field(raw, "max_interval_s", path, (int, float), default.max_interval_s)
     if max_attempts < 1:
@@ -210,7 +222,6 @@ def _parse_node(reader: _Reader, raw: Any, path: str) -> Node | None:
     if not isinstance(raw, dict):
         reader.problem(path, f"a node must be an object, not {_kind(raw)}")
         return None
-    before = len(reader.problems)
     reader.unknown_keys(raw, _NODE_KEYS, path)
     node_id = reader.ident(raw, "id", path)
     plugin = reader.field(raw, "plugin", path, (str,), required=True)
@@ -229,7 +240,7 @@ def _parse_node(reader: _Reader, raw: Any, path: str) -> Node | None:
     if on_error not in ON_ERROR_MODES:
         reader.problem(join_path(path, "on_error"),
                        f"{on_error!r} is not one of {', '.join(ON_ERROR_MODES)}")
-    if len(reader.problems) > before or node_id is None or plugin is None:
+    if node_id is None or plugin is None:
         return None
     return Node(node_id, plugin, config, name, (float(position[0]), float(position[1])),
                 enabled, retry, float(timeout), on_error)
@@ -251,16 +262,20 @@ def _parse_connection(reader: _Reader, raw: Any, path: str) -> Connection | None
 
 
 def load_routine(text: str | bytes) -> Routine:
-    """Parse routine JSON text; a JSON syntax error becomes a problem with line and column."""
+    """Parse routine JSON text into a :class:`Routine`."""
+    return parse_routine(decode(text))
+
+
+def decode(text: str | bytes) -> Any:
+    """Decode JSON text; a syntax error becomes a problem with line and column."""
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RoutineInvalid(
             [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]
         ) from None
     except (UnicodeDecodeError, RecursionError) as exc:
         raise RoutineInvalid([Problem("", f"not valid JSON: {exc}")]) from None
-    return parse_routine(doc)
 
 
 def dump_routine(routine: Routine) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from typing import Any, Protocol
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from app.routine.document import parse_routine
+from app.routine.document import read_routine
 from app.routine.expressions import is_template, template_problems
 from app.routine.graph import find_cycle
 from app.routine.model import ERROR_PORT, Routine
-from app.routine.problems import Problem, RoutineInvalid, join_path
+from app.routine.problems import Problem, join_path
 
 
 class PluginShape(Protocol):
@@ -47,12 +47,11 @@ _ConfigValidator = jsonschema.validators.extend(Draft202012Validator, type_check
 
 def validate_document(doc: Any, plugins: Mapping[str, PluginShape]) -> tuple[Routine | None,
                                                                              list[Problem]]:
-    """Parse and validate a decoded document; the routine is None when it cannot be parsed."""
-    try:
-        routine = parse_routine(doc)
-    except RoutineInvalid as exc:
-        return None, list(exc.problems)
-    return routine, validate(routine, plugins)
+    """Every problem of a decoded document; the routine is None unless there are none."""
+    routine, problems = read_routine(doc)
+    if routine is not None:
+        problems += validate(routine, plugins)
+    return (routine if not problems else None), problems
 
 
 def validate(routine: Routine, plugins: Mapping[str, PluginShape]) -> list[Problem]:

@@ -1,0 +1,354 @@
+"""The ``kianax`` command: the desktop app by default, sub-commands for headless use.
+
+Errors reach the user as one sentence on stderr (what, where, what to do);
+``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import __version__
+from app.logs import setup_logging
+from app.paths import default_paths
+from app.resources import sample
+from app.routine import RoutineInvalid
+from app.services import Kianax, LoadedRoutine, UserError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+SELF_TEST_SAMPLE = "order-triage.json"
+log = logging.getLogger("kianax.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kianax", description="Kianax: durable automations on your desktop. "
+        "Without a command, opens the desktop app.")
+    parser.add_argument("--version", action="version", version=f"kianax {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def server_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--server", metavar="ADDR",
+                       help="Temporal address host:port (default: the saved connection, "
+                       "else the embedded server)")
+
+    run = sub.add_parser("run", help="run a routine once and wait for it")
+    run.add_argument("routine", metavar="FILE|ID")
+    run.add_argument("--input", metavar="JSON", help="trigger payload as JSON")
+    run.add_argument("--json", action="store_true", help="print the run state as JSON")
+    server_option(run)
+
+    validate = sub.add_parser("validate", help="check a routine file; list every problem")
+    validate.add_argument("file", type=Path)
+
+    imp = sub.add_parser("import", help="store a routine file as a new version")
+    imp.add_argument("file", type=Path)
+
+    exp = sub.add_parser("export", help="write a stored routine as JSON")
+    exp.add_argument("id")
+    exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+    lst = sub.add_parser("list", help="list stored routines")
+    lst.add_argument("--json", action="store_true")
+
+    runs = sub.add_parser("runs", help="recent runs, newest first")
+    runs.add_argument("id", nargs="?")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")
+
+    worker = sub.add_parser("worker", help="run a headless worker until stopped")
+    worker.add_argument("--task-queue", metavar="Q", help="default: kianax-<workspace>")
+    server_option(worker)
+
+    sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
+
+    selftest = sub.add_parser("self-test", help="start engine and worker, run a sample routine")
+    server_option(selftest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = default_paths()
+    log_file = setup_logging(paths.logs, args.debug)
+    if args.command is None:
+        return _open_desktop()
+    handler = COMMANDS[args.command]
+    try:
+        app = Kianax(paths)
+    except Exception as exc:
+        return _fail(args, f"cannot open Kianax data in {paths.data}: {exc}", log_file)
+    try:
+        return handler(app, args)
+    except RoutineInvalid as exc:
+        _print_problems(exc, getattr(args, "routine", None) or getattr(args, "file", ""))
+        return EXIT_INVALID
+    except UserError as exc:
+        return _fail(args, str(exc), log_file, EXIT_INVALID)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        return _fail(args, _sentence(exc), log_file)
+    finally:
+        app.close()
+
+
+def _open_desktop() -> int:
+    print("The desktop app is not part of this build yet; use a command (kianax --help).",
+          file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _fail(args: argparse.Namespace, message: str, log_file: Path, code: int = EXIT_FAILED) -> int:
+    log.exception("command failed: %s", message)
+    if args.debug:
+        import traceback
+
+        traceback.print_exc()
+    print(f"error: {message}", file=sys.stderr)
+    if not args.debug and code == EXIT_FAILED:
+        print(f"(details in {log_file}; --debug shows them here)", file=sys.stderr)
+    return code
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _print_problems(exc: RoutineInvalid, where: Any) -> None:
+    count = len(exc.problems)
+    print(f"{where}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run on a fresh loop; SIGTERM unwinds like Ctrl+C so workers and servers stop in order."""
+
+    async def guarded() -> Any:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None and sys.platform != "win32":
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await coroutine
+        except asyncio.CancelledError:
+            print("stopped", file=sys.stderr)
+            return 130
+
+    return asyncio.run(guarded())
+
+
+# Commands
+
+
+def cmd_validate(app: Kianax, args: argparse.Namespace) -> int:
+    routine, problems = app.check(app.read_file(args.file))
+    if problems:
+        raise RoutineInvalid(problems)
+    assert routine is not None
+    print(f"{args.file}: valid ({len(routine.nodes)} nodes, {len(routine.connections)} "
+          f"connections)")
+    return EXIT_OK
+
+
+def cmd_import(app: Kianax, args: argparse.Namespace) -> int:
+    routine_id, version = app.import_file(args.file)
+    print(f"imported {routine_id} as version {version}")
+    return EXIT_OK
+
+
+def cmd_export(app: Kianax, args: argparse.Namespace) -> int:
+    text = json.dumps(app.export(args.id), indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, args.output)
+    print(f"exported {args.id} to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_list(app: Kianax, args: argparse.Namespace) -> int:
+    routines = app.store.routines()
+    if args.json:
+        print(json.dumps([{"id": r.id, "name": r.name, "version": r.version,
+                           "trigger": r.trigger_type, "active": r.active,
+                           "updated_at": r.updated_at.isoformat() + "Z"} for r in routines],
+                         indent=2))
+        return EXIT_OK
+    if not routines:
+        print("no routines yet; add one with `kianax import FILE`")
+        return EXIT_OK
+    rows = [("ID", "NAME", "VERSION", "TRIGGER", "ACTIVE")]
+    rows += [(r.id, r.name, str(r.version), r.trigger_type, "yes" if r.active else "no")
+             for r in routines]
+    _print_table(rows)
+    return EXIT_OK
+
+
+def cmd_runs(app: Kianax, args: argparse.Namespace) -> int:
+    runs = app.runs(args.id, args.limit)
+    if args.json:
+        print(json.dumps([app.store.run_state(r.id) for r in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print("no runs yet")
+        return EXIT_OK
+    rows = [("STARTED", "ROUTINE", "STATUS", "DURATION", "RUN")]
+    for r in runs:
+        duration = f"{(r.finished_at - r.started_at).total_seconds():.2f} s" \
+            if r.finished_at else "-"
+        rows.append((r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.routine_id, r.status,
+                     duration, r.id))
+    _print_table(rows)
+    return EXIT_OK
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+
+
+def cmd_run(app: Kianax, args: argparse.Namespace) -> int:
+    trigger = None
+    if args.input is not None:
+        try:
+            trigger = json.loads(args.input)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--input is not valid JSON: {exc.msg} at column {exc.colno}") \
+                from None
+    loaded = app.load(args.routine)
+    app.validated(loaded)
+    progress = sys.stderr if args.json else sys.stdout
+    state = _run_async(_run_and_report(app, loaded, trigger, args.server, progress))
+    if isinstance(state, int):
+        return state
+    if args.json:
+        print(json.dumps(state, indent=2, ensure_ascii=False))
+    else:
+        _print_outcome(state, progress)
+    return EXIT_OK if state["status"] == "completed" else EXIT_FAILED
+
+
+async def _run_and_report(app: Kianax, loaded: LoadedRoutine, trigger: Any,
+                          server: str | None, out: TextIO) -> Any:
+    width = max([len(str(n.get("id", ""))) for n in loaded.document.get("nodes", [])] + [4])
+    return await app.run(
+        loaded, trigger, server,
+        on_event=_progress_printer(out, width),
+        on_started=lambda s: print(f"run {s.run_id} started"
+                                   + (f"  ({s.web_url})" if s.web_url else ""), file=out,
+                                   flush=True),
+    )
+
+
+def _progress_printer(out: TextIO, width: int) -> Callable[[dict[str, Any]], None]:
+    def show(event: dict[str, Any]) -> None:
+        if event["node"] is None:
+            return
+        parts = [f"  {event['node']:<{width}}  {event['status']:<9}"]
+        if event["status"] in ("completed", "failed") and event.get("started_at"):
+            if event["attempts"] > 1:
+                parts.append(f"{event['attempts']} attempts")
+            parts.append(_duration(event["started_at"], event["finished_at"]))
+        if event.get("error"):
+            parts.append(event["error"])
+        print("  ".join(parts).rstrip(), file=out, flush=True)
+
+    return show
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return ""
+    seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+               - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    return f"{seconds:.2f} s"
+
+
+def _print_outcome(state: dict[str, Any], out: TextIO) -> None:
+    took = _duration(state["started_at"], state["finished_at"])
+    if state["status"] == "completed":
+        print(f"completed in {took}", file=out)
+        print(json.dumps(state["result"], indent=2, ensure_ascii=False), file=out)
+    else:
+        message = (state.get("error") or {}).get("message", "")
+        print(f"{state['status']} after {took}: {message}", file=out)
+
+
+def cmd_worker(app: Kianax, args: argparse.Namespace) -> int:
+    async def serve() -> int:
+        async with app.engine(args.server, task_queue=args.task_queue) as engine:
+            print(f"worker on {engine.address}, task queue {engine.task_queue}; Ctrl+C stops it",
+                  file=sys.stderr, flush=True)
+            await engine.wait_worker()
+        return EXIT_OK
+
+    return _run_async(serve())
+
+
+def cmd_server(app: Kianax, args: argparse.Namespace) -> int:
+    from app.engine.devserver import EmbeddedServer
+
+    async def serve() -> int:
+        server = EmbeddedServer(app.paths.engine)
+        info = await server.start()
+        if not server.owned:
+            print(f"the embedded server is already running at {info.address} "
+                  f"(pid {info.pid}); Web UI {info.ui_url}")
+            return EXIT_OK
+        print(f"Temporal dev server at {info.address}; Web UI {info.ui_url}; Ctrl+C stops it",
+              flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+        return EXIT_OK
+
+    return _run_async(serve())
+
+
+def cmd_self_test(app: Kianax, args: argparse.Namespace) -> int:
+    loaded = LoadedRoutine(app.read_file(sample(SELF_TEST_SAMPLE)), None, SELF_TEST_SAMPLE)
+    started = time.monotonic()
+    state = _run_async(app.run(loaded, None, args.server))
+    if isinstance(state, int):
+        return state
+    ok = state["status"] == "completed"
+    print(f"self-test {'passed' if ok else 'FAILED'}: {SELF_TEST_SAMPLE} {state['status']} "
+          f"in {time.monotonic() - started:.2f} s (engine start included)")
+    if not ok:
+        print(json.dumps(state["error"]), file=sys.stderr)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
+    "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
+    "list": cmd_list, "runs": cmd_runs, "worker": cmd_worker, "server": cmd_server,
+    "self-test": cmd_self_test,
+}
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -1,0 +1,114 @@
+"""An engine session: a Temporal connection plus an in-process worker, opened and closed in order.
+
+Without an address it uses the embedded dev server (started on demand, reused
+when ours is already running) and stops it on exit only if it started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from app.engine.activities import CredentialResolver, no_vault
+from app.engine.connection import DEFAULT_NAMESPACE, connect
+from app.engine.devserver import EmbeddedServer
+from app.engine.runs import ProgressCallback, follow, start_run
+from app.engine.worker import build_worker
+from app.paths import Paths
+from app.plugin_api.registry import PluginRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    run_id: str
+    web_url: str | None
+
+
+class EngineSession:
+    """Use as ``async with EngineSession(...) as engine:``."""
+
+    def __init__(self, paths: Paths, plugins: PluginRegistry, task_queue: str,
+                 address: str | None = None, namespace: str = DEFAULT_NAMESPACE,
+                 worker: bool = True, credentials: CredentialResolver = no_vault):
+        self.paths = paths
+        self.plugins = plugins
+        self.task_queue = task_queue
+        self.address = address
+        self.namespace = namespace
+        self.embedded: EmbeddedServer | None = None
+        self.client: Client | None = None
+        self._want_worker = worker
+        self._credentials = credentials
+        self._worker: Worker | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+
+    @property
+    def ui_url(self) -> str | None:
+        return self.embedded.info.ui_url if self.embedded and self.embedded.info else None
+
+    async def __aenter__(self) -> EngineSession:
+        try:
+            if self.address is None:
+                self.embedded = EmbeddedServer(self.paths.engine)
+                self.address = (await self.embedded.start()).address
+            self.client = await connect(self.address, self.namespace)
+            if self._want_worker:
+                self._worker = build_worker(self.client, self.task_queue, self.plugins,
+                                            self._credentials)
+                self._worker_task = asyncio.create_task(self._worker.run())
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Shut the worker down, then stop the server if this session started it."""
+        if self._worker is not None and self._worker_task is not None:
+            if not self._worker_task.done():
+                await self._worker.shutdown()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._worker_task
+            self._worker = self._worker_task = None
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+    async def wait_worker(self) -> None:
+        """Block while the worker runs (headless ``kianax worker``)."""
+        if self._worker_task is not None:
+            await self._worker_task
+
+    async def start(self, document: dict[str, Any], trigger: Any = None,
+                    version: int | None = None) -> Any:
+        assert self.client is not None
+        return await start_run(self.client, document, self.task_queue, trigger=trigger,
+                               version=version)
+
+    async def run(self, document: dict[str, Any], trigger: Any = None,
+                  version: int | None = None, on_event: ProgressCallback | None = None,
+                  on_started: Any = None) -> dict[str, Any]:
+        """Start a run and follow it to the end; returns the final run state."""
+        handle = await self.start(document, trigger, version)
+        if on_started is not None:
+            on_started(Started(handle.id, self.web_url(handle.id)))
+        try:
+            return await follow(handle, on_event)
+        except asyncio.CancelledError:
+            await asyncio.shield(handle.cancel())  # an interrupted `kianax run` stops its run
+            raise
+
+    def web_url(self, run_id: str) -> str | None:
+        if self.ui_url is None:
+            return None
+        return f"{self.ui_url}/namespaces/{quote(self.namespace)}/workflows/{quote(run_id)}"

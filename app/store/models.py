@@ -1,0 +1,73 @@
+"""SQLAlchemy 2 models. Routine documents are stored verbatim, one row per saved version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, Any: JSON}
+
+
+class RoutineRow(Base):
+    __tablename__ = "routines"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str]
+    current_version: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    versions: Mapped[list[RoutineVersionRow]] = relationship(
+        back_populates="routine", cascade="all, delete-orphan",
+        order_by="RoutineVersionRow.version")
+
+
+class RoutineVersionRow(Base):
+    __tablename__ = "routine_versions"
+
+    routine_id: Mapped[str] = mapped_column(ForeignKey("routines.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime]
+    routine: Mapped[RoutineRow] = relationship(back_populates="versions")
+
+
+class RunRow(Base):
+    """A run; kept after its routine is deleted, so history is not lost."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_routine_started", "routine_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    routine_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[Any] = mapped_column(nullable=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[Any] = mapped_column(nullable=True)
+    error: Mapped[Any] = mapped_column(nullable=True)
+    nodes: Mapped[list[RunNodeRow]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="RunNodeRow.position")
+
+
+class RunNodeRow(Base):
+    __tablename__ = "run_nodes"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    output: Mapped[Any] = mapped_column(nullable=True)
+    error: Mapped[Any] = mapped_column(nullable=True)
+    run: Mapped[RunRow] = relationship(back_populates="nodes")

@@ -1,0 +1,207 @@
+"""The repository the services use. Documents in, documents out; rows stay in here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.store.models import Base, RoutineRow, RoutineVersionRow, RunNodeRow, RunRow
+
+
+class NotFound(KeyError):
+    """No routine or run with that id; the message names it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineSummary:
+    id: str
+    name: str
+    version: int
+    active: bool
+    updated_at: datetime
+    trigger_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    id: str
+    routine_id: str
+    version: int | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() + "Z" if moment else None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    """A SQLite file in WAL mode (readers never block the writer, a crash loses nothing)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.engine: Engine = create_engine(f"sqlite:///{path}")
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # Routines
+
+    def save_routine(self, document: dict[str, Any]) -> int:
+        """Store ``document`` as the routine's next version (the first creates the routine)."""
+        now = _now()
+        with self._session() as session:
+            row = session.get(RoutineRow, document["id"])
+            if row is None:
+                row = RoutineRow(id=document["id"], name=document.get("name") or document["id"],
+                                 current_version=0, created_at=now, updated_at=now)
+                session.add(row)
+            row.current_version += 1
+            row.name = document.get("name") or document["id"]
+            row.updated_at = now
+            session.add(RoutineVersionRow(routine_id=row.id, version=row.current_version,
+                                          document=document, saved_at=now))
+            return row.current_version
+
+    def routine(self, routine_id: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        """The document of ``version`` (default: the latest) and its version number."""
+        with self._session() as session:
+            row = session.get(RoutineRow, routine_id)
+            if row is None:
+                raise NotFound(f"no routine with id {routine_id!r}; see `kianax list`")
+            number = version or row.current_version
+            saved = session.get(RoutineVersionRow, (routine_id, number))
+            if saved is None:
+                raise NotFound(f"routine {routine_id!r} has no version {number}")
+            return saved.document, number
+
+    def has_routine(self, routine_id: str) -> bool:
+        with self._session() as session:
+            return session.get(RoutineRow, routine_id) is not None
+
+    def versions(self, routine_id: str) -> list[tuple[int, datetime]]:
+        with self._session() as session:
+            rows = session.execute(
+                select(RoutineVersionRow.version, RoutineVersionRow.saved_at)
+                .where(RoutineVersionRow.routine_id == routine_id)
+                .order_by(RoutineVersionRow.version)).all()
+            return [(v, t) for v, t in rows]
+
+    def routines(self) -> list[RoutineSummary]:
+        with self._session() as session:
+            rows = session.execute(
+                select(RoutineRow, RoutineVersionRow.document)
+                .join(RoutineVersionRow, (RoutineVersionRow.routine_id == RoutineRow.id)
+                      & (RoutineVersionRow.version == RoutineRow.current_version))
+                .order_by(func.lower(RoutineRow.name))).all()
+            return [RoutineSummary(r.id, r.name, r.current_version, r.active, r.updated_at,
+                                   (doc.get("trigger") or {}).get("type", "manual"))
+                    for r, doc in rows]
+
+    def delete_routine(self, routine_id: str) -> None:
+        with self._session() as session:
+            row = session.get(RoutineRow, routine_id)
+            if row is None:
+                raise NotFound(f"no routine with id {routine_id!r}")
+            session.delete(row)
+
+    # Runs
+
+    def record_run_started(self, run_id: str, routine_id: str, version: int | None,
+                           trigger: Any) -> None:
+        with self._session() as session:
+            session.merge(RunRow(id=run_id, routine_id=routine_id, version=version,
+                                 status="running", trigger=trigger, started_at=_now()))
+
+    def record_run_state(self, state: dict[str, Any], version: int | None = None) -> None:
+        """Save a run-state document (design §3 shape), replacing what was known before."""
+        with self._session() as session:
+            row = session.get(RunRow, state["run_id"])
+            if row is None:
+                row = RunRow(id=state["run_id"], routine_id=state["routine_id"], version=version,
+                             status=state["status"], started_at=_parse_time(state["started_at"]))
+                session.add(row)
+            row.status = state["status"]
+            row.started_at = _parse_time(state["started_at"]) or row.started_at
+            row.finished_at = _parse_time(state.get("finished_at"))
+            row.result = state.get("result")
+            row.error = state.get("error")
+            existing = {node.node_id: node for node in row.nodes}
+            for position, (node_id, node) in enumerate(state["nodes"].items()):
+                node_row = existing.get(node_id)
+                if node_row is None:
+                    node_row = RunNodeRow(run_id=row.id, node_id=node_id, position=position,
+                                          status=node["status"])
+                    row.nodes.append(node_row)
+                node_row.status = node["status"]
+                node_row.attempts = node["attempts"]
+                node_row.started_at = _parse_time(node["started_at"])
+                node_row.finished_at = _parse_time(node["finished_at"])
+                node_row.output = node["output"]
+                node_row.error = node["error"]
+
+    def runs(self, routine_id: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Recent runs, newest first."""
+        query = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
+        if routine_id:
+            query = query.where(RunRow.routine_id == routine_id)
+        with self._session() as session:
+            return [RunSummary(r.id, r.routine_id, r.version, r.status, r.started_at,
+                               r.finished_at, (r.error or {}).get("message") if r.error else None)
+                    for r in session.scalars(query)]
+
+    def run_state(self, run_id: str) -> dict[str, Any]:
+        """A stored run in the design's run-state shape."""
+        with self._session() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise NotFound(f"no run with id {run_id!r}; see `kianax runs`")
+            return {
+                "run_id": row.id, "routine_id": row.routine_id, "status": row.status,
+                "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
+                "nodes": {n.node_id: {"status": n.status, "attempts": n.attempts,
+                                      "started_at": _iso(n.started_at),
+                                      "finished_at": _iso(n.finished_at),
+                                      "output": n.output, "error": n.error} for n in row.nodes},
+                "result": row.result, "error": row.error,
+            }
