@@ -137,8 +137,12 @@ def _print_problems(exc: RoutineInvalid, where: Any) -> None:
         print(f"  {problem}", file=sys.stderr)
 
 
-def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run on a fresh loop; SIGTERM unwinds like Ctrl+C so workers and servers stop in order."""
+def _run_async(coroutine: Coroutine[Any, Any, Any], stopped: int = 130) -> Any:
+    """Run on a fresh loop; SIGTERM unwinds like Ctrl+C so workers and servers stop in order.
+
+    ``stopped`` is the exit code when a signal ends the command: 0 for services (a worker
+    or server is meant to run until stopped), 130 for commands cut short.
+    """
 
     async def guarded() -> Any:
         task = asyncio.current_task()
@@ -150,7 +154,7 @@ def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
             return await coroutine
         except asyncio.CancelledError:
             print("stopped", file=sys.stderr)
-            return 130
+            return stopped
 
     return asyncio.run(guarded())
 
@@ -304,7 +308,7 @@ def cmd_worker(app: Kianax, args: argparse.Namespace) -> int:
             await engine.wait_worker()
         return EXIT_OK
 
-    return _run_async(serve())
+    return _run_async(serve(), stopped=EXIT_OK)
 
 
 def cmd_server(app: Kianax, args: argparse.Namespace) -> int:
@@ -325,7 +329,7 @@ def cmd_server(app: Kianax, args: argparse.Namespace) -> int:
             await server.stop()
         return EXIT_OK
 
-    return _run_async(serve())
+    return _run_async(serve(), stopped=EXIT_OK)
 
 
 def cmd_self_test(app: Kianax, args: argparse.Namespace) -> int:

