@@ -30,9 +30,11 @@ async def _request(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) 
     if config.get("credential"):
         _apply_credential(kwargs, await ctx.credential(str(config["credential"])))
     try:
+        # httpx replaces a URL's own query string with `params`; merge them instead.
+        target = httpx.URL(url).copy_merge_params(kwargs.pop("params"))
         async with (
             httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client,
-            client.stream(method, url, **kwargs) as response,
+            client.stream(method, target, **kwargs) as response,
         ):
             body = await _read_limited(response, where)
     except httpx.TimeoutException:

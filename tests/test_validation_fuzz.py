@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from pathlib import Path
@@ -33,10 +34,8 @@ def _check(doc):
     routine, problems = validate_document(doc, PLUGINS)
     assert all(isinstance(p, Problem) and isinstance(p.message, str) for p in problems)
     assert (routine is None) == bool(problems)
-    try:
+    with contextlib.suppress(RoutineInvalid):
         parse_routine(doc)
-    except RoutineInvalid:
-        pass
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -53,9 +52,9 @@ def mutated_samples(draw):
         path = draw(st.lists(st.sampled_from(["nodes", "connections", "trigger", 0, 1, 2,
                                               "config", "id", "plugin", "source"]), max_size=3))
         for key in path:
-            if isinstance(target, dict) and key in target:
-                target = target[key]
-            elif isinstance(target, list) and isinstance(key, int) and key < len(target):
+            in_dict = isinstance(target, dict) and key in target
+            in_list = isinstance(target, list) and isinstance(key, int) and key < len(target)
+            if in_dict or in_list:
                 target = target[key]
         if isinstance(target, dict) and target:
             key = draw(st.sampled_from(sorted(target, key=str)))

@@ -86,7 +86,8 @@ class EmbeddedServer:
         self.owned = False
         self._process: subprocess.Popen[bytes] | None = None
         self._state_file = directory / "server.json"
-        self._lock = FileLock(str(directory / "server.lock"))
+        # Acquired in a worker thread, released on the loop thread: not thread-local.
+        self._lock = FileLock(str(directory / "server.lock"), thread_local=False)
         self._db = directory / "temporal.db"
         self._log = directory / "server.log"
 

@@ -1,0 +1,53 @@
+"""The embedded server manager: start, reuse ours, never touch a server that is not ours, stop."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import psutil
+
+from app.engine.connection import connect
+from app.engine.devserver import EmbeddedServer
+
+
+async def test_start_reuse_and_stop(tmp_path):
+    first = EmbeddedServer(tmp_path, ui=False)
+    info = await first.start()
+    assert first.owned
+    assert (await connect(info.address)) is not None
+
+    second = EmbeddedServer(tmp_path, ui=False)
+    reused = await second.start()
+    assert reused == info and not second.owned
+    await second.stop()  # not its server: must leave it running
+    assert psutil.pid_exists(info.pid)
+
+    await first.stop()
+    assert not psutil.pid_exists(info.pid) or \
+        psutil.Process(info.pid).status() == psutil.STATUS_ZOMBIE
+    assert not (tmp_path / "server.json").exists()
+
+
+async def test_a_process_that_is_not_ours_is_never_reused_or_stopped(tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            (tmp_path / "server.json").write_text(json.dumps(
+                {"pid": stranger.pid, "port": port, "ui_port": port, "db": "x"}))
+            server = EmbeddedServer(tmp_path, ui=False)
+            info = await server.start()
+            try:
+                assert server.owned
+                assert info.pid != stranger.pid and info.port != port
+            finally:
+                await server.stop()
+            assert stranger.poll() is None, "the stranger process must not be touched"
+        finally:
+            stranger.kill()
+            stranger.wait()
