@@ -24,6 +24,17 @@ from filelock import FileLock
 
 log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 30.0
+# Latency settings for a one-machine server (measured in tests/bench): start a workflow on
+# the local worker at once, hand new activities straight to the worker that scheduled them,
+# and keep one task-queue partition so polls never wait on an empty partition.
+DYNAMIC_CONFIG = [
+    arg
+    for setting in ("system.enableEagerWorkflowStart=true",
+                    "system.enableActivityEagerExecution=true",
+                    "matching.numTaskqueueReadPartitions=1",
+                    "matching.numTaskqueueWritePartitions=1")
+    for arg in ("--dynamic-config-value", setting)
+]
 
 
 class ServerError(RuntimeError):
@@ -131,7 +142,7 @@ class EmbeddedServer:
             find_temporal(), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
             "--db-filename", str(self._db), "--log-level", "warn",
-            "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+            *DYNAMIC_CONFIG,
         ]
         args += ["--ui-disable-news-fetch"] if self.ui else ["--headless"]
         log.info("starting embedded Temporal server: %s", " ".join(args))

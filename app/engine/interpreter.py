@@ -10,7 +10,6 @@ the pure routine model and the core plugin manifests, never Qt or I/O.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,30 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from app.routine.expressions import ExpressionError, render
     from app.routine.graph import incoming, outgoing, topological_order
     from app.routine.model import ERROR_PORT
+    from app.routine.runstate import NodeRun, Outcome
     from plugins.core import PLUGINS as CORE_PLUGINS
 
 WORKFLOW_NAME = "KianaxRoutine"
 WORKFLOW_PLUGINS = {plugin.id: plugin for plugin in CORE_PLUGINS}
-
-
-@dataclass
-class NodeRun:
-    status: str = "pending"
-    attempts: int = 0
-    started_at: str | None = None
-    finished_at: str | None = None
-    output: Any = None
-    error: dict[str, Any] | None = None
-
-
-@dataclass
-class _Outcome:
-    """How a node ended: the ports it emitted on and what it emitted."""
-
-    ports: tuple[str, ...]
-    output: Any
-    attempts: int
-    error: dict[str, Any] | None = None
 
 
 class NodeFailed(Exception):
@@ -136,7 +116,7 @@ class RoutineWorkflow:
             "status": self._status,
             "started_at": _iso(workflow.info().start_time),
             "finished_at": self._finished_at,
-            "nodes": {node_id: asdict(run) for node_id, run in self._nodes.items()},
+            "nodes": {node_id: run.to_dict() for node_id, run in self._nodes.items()},
             "result": self._result,
             "error": self._error,
         }
@@ -218,7 +198,7 @@ class RoutineWorkflow:
             self._resolve(node.id, outcome.ports)
         self._start_ready()
 
-    def _on_error(self, node: Node, failure: NodeFailed) -> _Outcome | None:
+    def _on_error(self, node: Node, failure: NodeFailed) -> Outcome | None:
         if node.on_error == "stop":
             self._set(node.id, "failed", attempts=failure.attempts, error=failure.error,
                       finished_at=_iso(workflow.now()))
@@ -227,13 +207,13 @@ class RoutineWorkflow:
             return None
         emitted = {"error": failure.error}
         port = ERROR_PORT if node.on_error == "error_port" else "out"
-        return _Outcome((port,), emitted, failure.attempts, failure.error)
+        return Outcome((port,), emitted, failure.attempts, failure.error)
 
-    async def _execute(self, node: Node, value: Any, sources: dict[str, Any]) -> _Outcome:
+    async def _execute(self, node: Node, value: Any, sources: dict[str, Any]) -> Outcome:
         plugin = WORKFLOW_PLUGINS.get(node.plugin)
         if not node.enabled:
             ports = plugin.output_ports(node.config) if plugin else ("out",)
-            return _Outcome(ports[:1], value, 0)
+            return Outcome(ports[:1], value, 0)
         context = {
             "trigger": self._trigger,
             "input": value,
@@ -258,9 +238,9 @@ class RoutineWorkflow:
                              1) from None
         if emission.delay_s > 0:
             await workflow.sleep(emission.delay_s, summary=f"{node.title}: delay")
-        return _Outcome(emission.ports, emission.output, 1)
+        return Outcome(emission.ports, emission.output, 1)
 
-    async def _execute_activity(self, node: Node, value: Any, config: Any) -> _Outcome:
+    async def _execute_activity(self, node: Node, value: Any, config: Any) -> Outcome:
         retry = node.retry
         try:
             result = await workflow.execute_activity(
@@ -278,7 +258,7 @@ class RoutineWorkflow:
             )
         except ActivityError as exc:
             raise NodeFailed(*self._activity_failure(node, exc)) from None
-        return _Outcome(("out",), result["output"], int(result["attempt"]))
+        return Outcome(("out",), result["output"], int(result["attempt"]))
 
     def _activity_failure(self, node: Node, exc: ActivityError) -> tuple[dict[str, Any], int]:
         cause = exc.cause

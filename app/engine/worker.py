@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from app.engine.activities import CredentialResolver, NodeActivities, no_vault
 from app.engine.interpreter import RoutineWorkflow
@@ -26,4 +26,8 @@ def build_worker(client: Client, task_queue: str, registry: PluginRegistry,
         workflows=[RoutineWorkflow],
         activities=[NodeActivities(registry, credentials).run_plugin],
         max_concurrent_activities=max_concurrent_activities,
+        # Autoscaling pollers pick up a wide fan-out at once instead of five tasks at a time.
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(minimum=2, initial=10,
+                                                                maximum=50),
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
     )

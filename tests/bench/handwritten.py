@@ -1,0 +1,43 @@
+"""Hand-written Temporal workflows doing what the benchmarked routines do, as the baseline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from plugins.http import PLUGINS as HTTP_PLUGINS
+
+_request = HTTP_PLUGINS[0].execute
+
+
+class _Ctx:
+    node_id = "bench"
+    attempt = 1
+    logger = None
+
+
+@activity.defn(name="bench_get")
+async def bench_get(url: str) -> Any:
+    return await _request(_Ctx(), None, {"url": url})
+
+
+@workflow.defn(name="BenchChain")
+class ChainWorkflow:
+    @workflow.run
+    async def run(self, urls: list[str]) -> Any:
+        result = None
+        for url in urls:
+            result = await workflow.execute_activity(
+                bench_get, url, start_to_close_timeout=timedelta(seconds=30))
+        return result
+
+
+@workflow.defn(name="BenchOneActivity")
+class OneActivityWorkflow:
+    @workflow.run
+    async def run(self, url: str) -> Any:
+        return await workflow.execute_activity(
+            bench_get, url, start_to_close_timeout=timedelta(seconds=30))
