@@ -1,0 +1,62 @@
+"""The design's layering rule, checked on the source: Qt only in app/ui, Temporal only in
+app/engine, app/routine pure; the workflow module imports nothing heavy."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PURE_FORBIDDEN = ("PySide6", "qasync", "temporalio", "sqlalchemy", "keyring", "httpx",
+                  "apscheduler", "app.engine", "app.store", "app.services", "app.ui", "os",
+                  "subprocess", "socket", "pathlib")
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules(*folders: str) -> list[Path]:
+    return [p for folder in folders for p in (ROOT / folder).rglob("*.py")]
+
+
+def uses(names: set[str], prefix: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for name in names)
+
+
+@pytest.mark.parametrize("path", modules("app", "plugins"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_layering(path):
+    names = imports_of(path)
+    relative = path.relative_to(ROOT).as_posix()
+    if not relative.startswith("app/ui/"):
+        assert not uses(names, "PySide6") and not uses(names, "qasync"), "Qt outside app/ui"
+    if not relative.startswith("app/engine/"):
+        assert not uses(names, "temporalio"), "temporalio outside app/engine"
+    if relative.startswith("app/routine/"):
+        bad = [n for n in names if any(uses({n}, f) for f in PURE_FORBIDDEN)]
+        assert not bad, f"app/routine must stay pure, imports {bad}"
+
+
+def test_workflow_module_imports_only_the_pure_model_and_core_manifests():
+    names = imports_of(ROOT / "app" / "engine" / "interpreter.py")
+    project = {n for n in names if n.startswith(("app", "plugins"))}
+    assert project <= {"app.plugin_api", "app.routine", "app.routine.expressions",
+                       "app.routine.graph", "app.routine.model", "app.routine.runstate",
+                       "plugins.core"}
+
+
+def test_ruff_is_clean():
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is part of the test extra"
+    result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
