@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from app import __version__
 from app.logs import setup_logging
-from app.paths import default_paths
+from app.paths import Paths, default_paths
 from app.resources import sample
 from app.routine import RoutineInvalid
 from app.services import Kianax, LoadedRoutine, UserError
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command, opens the desktop app.")
     parser.add_argument("--version", action="version", version=f"kianax {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def server_option(p: argparse.ArgumentParser) -> None:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = default_paths()
     log_file = setup_logging(paths.logs, args.debug)
     if args.command is None:
-        return _open_desktop()
+        return _open_desktop(paths, args.quit_after)
     handler = COMMANDS[args.command]
     try:
         app = Kianax(paths)
@@ -107,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         app.close()
 
 
-def _open_desktop() -> int:
-    print("The desktop app is not part of this build yet; use a command (kianax --help).",
-          file=sys.stderr)
-    return EXIT_INVALID
+def _open_desktop(paths: Paths, quit_after: float | None) -> int:
+    from app.ui.app import run_gui  # Qt loads only for the desktop app
+
+    return run_gui(paths, quit_after)
 
 
 def _fail(args: argparse.Namespace, message: str, log_file: Path, code: int = EXIT_FAILED) -> int:

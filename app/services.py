@@ -6,6 +6,7 @@ it never prints and never touches Qt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,18 @@ class Kianax:
         routine = self.validated(LoadedRoutine(self.read_file(path), None, str(path)))
         return routine.id, self.store.save_routine(dump_routine(routine))
 
+    def save(self, routine: Routine) -> int:
+        """Store the routine as its next version (drafts with problems are allowed)."""
+        return self.store.save_routine(dump_routine(routine))
+
+    def new_routine_id(self, base: str) -> str:
+        taken = {r.id for r in self.store.routines()}
+        stem = re.sub(r"[^a-z0-9_-]+", "-", base.lower()).strip("-")[:56] or "routine"
+        candidate, number = stem, 2
+        while candidate in taken:
+            candidate, number = f"{stem}-{number}", number + 1
+        return candidate
+
     def export(self, routine_id: str) -> dict[str, Any]:
         try:
             document, _ = self.store.routine(routine_id)
@@ -104,17 +117,24 @@ class Kianax:
     async def run(self, loaded: LoadedRoutine, trigger: Any = None, server: str | None = None,
                   on_event: Callable[[dict[str, Any]], None] | None = None,
                   on_started: Callable[[Started], None] | None = None) -> dict[str, Any]:
-        """Validate, run once on the engine, record the run in the store, return its state."""
+        """Validate, run once on a new engine session, record the run, return its state."""
+        self.validated(loaded)
+        async with self.engine(server) as engine:
+            return await self.run_in(engine, loaded, trigger, on_event, on_started)
+
+    async def run_in(self, engine: EngineSession, loaded: LoadedRoutine, trigger: Any = None,
+                     on_event: Callable[[dict[str, Any]], None] | None = None,
+                     on_started: Callable[[Started], None] | None = None) -> dict[str, Any]:
+        """Validate and run once on an open engine session; the run is recorded in the store."""
         routine = self.validated(loaded)
-        document = dump_routine(routine)
 
         def started(info: Started) -> None:
             self.store.record_run_started(info.run_id, routine.id, loaded.version, trigger)
             if on_started is not None:
                 on_started(info)
 
-        async with self.engine(server) as engine:
-            state = await engine.run(document, trigger, loaded.version, on_event, started)
+        state = await engine.run(dump_routine(routine), trigger, loaded.version, on_event,
+                                 started)
         self.store.record_run_state(state, loaded.version)
         return state
 

@@ -181,7 +181,7 @@ class RoutineWorkflow:
 
     async def _run_node(self, node: Node) -> None:
         value, sources = self._inputs(node)
-        self._set(node.id, "running", started_at=_iso(workflow.now()))
+        self._set(node.id, "running", started_at=_iso(workflow.now()), input=value)
         try:
             outcome = await self._execute(node, value, sources)
         except NodeFailed as failure:

@@ -17,11 +17,12 @@ class NodeRun:
     finished_at: str | None = None
     output: Any = None
     error: dict[str, Any] | None = None
+    input: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "attempts": self.attempts,
                 "started_at": self.started_at, "finished_at": self.finished_at,
-                "output": self.output, "error": self.error}
+                "input": self.input, "output": self.output, "error": self.error}
 
 
 @dataclass(frozen=True, slots=True)

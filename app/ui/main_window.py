@@ -1,0 +1,484 @@
+"""The main window: library and palette on the left, the editor in the middle, the
+inspector on the right, problems below; Run Now lights the nodes up as the engine reports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+)
+
+from app.engine.session import EngineSession
+from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
+from app.services import Kianax, LoadedRoutine, UserError
+from app.ui.editor.editor import Editor
+from app.ui.editor.model import GraphModel
+from app.ui.editor.scene import EditorScene, RunMark
+from app.ui.editor.view import EditorView, snap
+from app.ui.icons import icon
+from app.ui.inspector import Inspector
+from app.ui.library import Library
+from app.ui.palette import Palette, QuickAdd
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    parse = datetime.fromisoformat
+    return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))) \
+        .total_seconds()
+
+
+class MainWindow(QMainWindow):
+    quitRequested = Signal()
+    runFinished = Signal(dict)
+
+    def __init__(self, services: Kianax):
+        super().__init__()
+        self.services = services
+        self.engine: EngineSession | None = None
+        self.engine_error: str | None = None
+        self.engine_ready = asyncio.Event()
+        self.version: int | None = None
+        self.last_run: dict[str, Any] | None = None
+        self.running = False
+        self._closing = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+        self.model = GraphModel()
+        self.editor = Editor(self.model, services.plugins)
+        self.scene = EditorScene(self.editor, services.plugins, self)
+        self.view = EditorView(self.scene)
+        self.setCentralWidget(self.view)
+        self.setWindowIcon(icon("kianax", "#3b5bdb"))
+        self.resize(1400, 860)
+
+        self.library = Library()
+        self.palette = Palette(services.plugins, self._add_at_centre)
+        self.inspector = Inspector(self.editor)
+        self.problems = QListWidget()
+        self.quick_add = QuickAdd(services.plugins, self._quick_add_chosen, self)
+        self._quick_add_at = QPointF()
+        self._dock("Routines", self.library, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Plugins", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.problems_dock = self._dock("Problems", self.problems,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self.engine_label = QLabel("Engine: starting…")
+        self.engine_label.setOpenExternalLinks(True)
+        self.engine_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.statusBar().addPermanentWidget(self.engine_label)
+
+        self._build_actions()
+        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.view.quickAddRequested.connect(self._quick_add)
+        self.model.changed.connect(self._routine_changed)
+        self.editor.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        self.library.openRequested.connect(self.open_routine)
+        self.problems.itemActivated.connect(self._problem_activated)
+        self.refresh_library()
+        self.new_routine(ask=False)
+
+    def _dock(self, title: str, widget: Any, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # Actions
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, menu: Any = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        if menu is not None:
+            menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.new_action = self._action("&New routine", self.new_routine,
+                                       QKeySequence.StandardKey.New, file)
+        self.save_action = self._action("&Save", self.save, QKeySequence.StandardKey.Save, file,
+                                        "Save a new version (drafts with problems are kept)")
+        file.addSeparator()
+        self._action("&Import…", self.import_file, "Ctrl+I", file)
+        self._action("&Export…", self.export_file, "Ctrl+E", file)
+        file.addSeparator()
+        self._action("Du&plicate routine", self.duplicate_routine, None, file)
+        self._action("Re&name routine…", self.rename_routine, "F2", file)
+        self._action("&Delete routine…", self.delete_routine, None, file)
+        file.addSeparator()
+        self._action("&Quit", self.request_quit, QKeySequence.StandardKey.Quit, file)
+
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self.editor.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.editor.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        self._action("Cu&t", self.cut, QKeySequence.StandardKey.Cut, edit)
+        self._action("&Copy", self.copy, QKeySequence.StandardKey.Copy, edit)
+        self._action("&Paste", self.paste, QKeySequence.StandardKey.Paste, edit)
+        self._action("D&uplicate", self.duplicate_nodes, "Ctrl+D", edit)
+        self._action("&Delete", self.delete_selection,
+                     [QKeySequence.StandardKey.Delete, "Backspace"], edit)
+        self._action("Select &all", lambda: [i.setSelected(True) for i in
+                                              self.scene.nodes.values()],
+                     QKeySequence.StandardKey.SelectAll, edit)
+
+        view = bar.addMenu("&View")
+        self._action("&Fit to window", self.view.fit, "Ctrl+0", view)
+        self._action("Add node…", lambda: self.view.quickAddRequested.emit(
+            self.view.mapToGlobal(self.view.viewport().rect().center()),
+            self.view.mapToScene(self.view.viewport().rect().center())), None, view)
+
+        run = bar.addMenu("&Run")
+        self.run_action = self._action("Run &Now", self.run_now, "F5", run,
+                                       "Run the open routine on the engine")
+        self.run_action.setIcon(icon("run", "#2b8a3e"))
+        for dock in self.findChildren(QDockWidget):
+            view.addAction(dock.toggleViewAction())
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.new_action, self.save_action, self.undo_action, self.redo_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.run_action)
+        self.addToolBar(toolbar)
+
+        for text, slot in (("Open", lambda: self.open_routine(self.library.current_id())),
+                           ("Duplicate", self.duplicate_routine),
+                           ("Rename…", self.rename_routine),
+                           ("Delete…", self.delete_routine),
+                           ("Export…", self.export_file)):
+            self.library.list.addAction(self._action(text, slot))
+
+    # Routines
+
+    def refresh_library(self) -> None:
+        self.library.set_routines(self.services.store.routines(), self.editor.routine.id)
+
+    def _confirm_discard(self) -> bool:
+        if self.editor.undo_stack.isClean():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes",
+            f"Save the changes to “{self.editor.routine.name}” first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            self.save()
+            return True
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_routine(self, ask: bool = True) -> None:
+        if ask and not self._confirm_discard():
+            return
+        self._show(Routine(self.services.new_routine_id("untitled"), "Untitled routine"), None)
+
+    def open_routine(self, routine_id: str | None) -> None:
+        if not routine_id or (routine_id == self.editor.routine.id and self.version is not None):
+            return
+        if not self._confirm_discard():
+            return
+        try:
+            document, version = self.services.store.routine(routine_id)
+            routine = parse_routine(document)
+        except (KeyError, RoutineInvalid) as exc:
+            QMessageBox.warning(self, "Cannot open routine", str(exc))
+            return
+        self._show(routine, version)
+
+    def _show(self, routine: Routine, version: int | None) -> None:
+        self.version = version
+        self.last_run = None
+        self.inspector.last_run = None
+        self.editor.open(routine)
+        self.view.fit()
+        self.refresh_library()
+        self._update_title()
+
+    def save(self) -> None:
+        self.version = self.services.save(self.editor.routine)
+        self.editor.undo_stack.setClean()
+        problems = self._problems()
+        note = f" — draft with {len(problems)} problem(s)" if problems else ""
+        self.statusBar().showMessage(f"Saved version {self.version}{note}", 5000)
+        self.refresh_library()
+        self._update_title()
+
+    def import_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import routine", "", "Routines (*.json)")
+        if not path:
+            return
+        try:
+            routine_id, version = self.services.import_file(Path(path))
+        except (UserError, RoutineInvalid) as exc:
+            QMessageBox.warning(self, "Cannot import", str(exc))
+            return
+        self.refresh_library()
+        self.statusBar().showMessage(f"Imported {routine_id} as version {version}", 5000)
+        self.open_routine(routine_id)
+
+    def export_file(self) -> None:
+        routine = self.editor.routine
+        path, _ = QFileDialog.getSaveFileName(self, "Export routine", f"{routine.id}.json",
+                                              "Routines (*.json)")
+        if path:
+            Path(path).write_text(json.dumps(dump_routine(routine), indent=2) + "\n",
+                                  encoding="utf-8")
+            self.statusBar().showMessage(f"Exported to {path}", 5000)
+
+    def duplicate_routine(self) -> None:
+        routine = self.editor.routine
+        copy = dataclasses.replace(routine, id=self.services.new_routine_id(routine.id),
+                                   name=f"{routine.name} (copy)")
+        self.services.save(copy)
+        self.refresh_library()
+        self.open_routine(copy.id)
+
+    def rename_routine(self) -> None:
+        name, ok = QInputDialog.getText(self, "Rename routine", "Name:",
+                                        text=self.editor.routine.name)
+        if ok and name.strip():
+            self.editor.update_routine("Rename routine", name=name.strip())
+
+    def delete_routine(self) -> None:
+        routine_id = self.library.current_id() or self.editor.routine.id
+        if not self.services.store.has_routine(routine_id):
+            return
+        answer = QMessageBox.question(
+            self, "Delete routine",
+            f"Delete “{routine_id}” and all its versions? Its past runs are kept.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.services.store.delete_routine(routine_id)
+        if routine_id == self.editor.routine.id:
+            self.editor.undo_stack.setClean()
+            self.new_routine(ask=False)
+        self.refresh_library()
+
+    # Editing
+
+    def _add_at_centre(self, plugin_id: str) -> None:
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        self.scene.select_nodes([self.editor.add_node(plugin_id, snap(centre))])
+
+    def _quick_add(self, global_pos: Any, scene_pos: QPointF) -> None:
+        self._quick_add_at = scene_pos
+        self.quick_add.search.clear()
+        self.quick_add.popup(global_pos)
+
+    def _quick_add_chosen(self, plugin_id: str) -> None:
+        self.scene.select_nodes([self.editor.add_node(plugin_id, snap(self._quick_add_at))])
+
+    def copy(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            QGuiApplication.clipboard().setText(self.editor.copy(ids))
+
+    def cut(self) -> None:
+        self.copy()
+        self.delete_selection()
+
+    def paste(self) -> None:
+        pasted = self.editor.paste(QGuiApplication.clipboard().text())
+        if pasted:
+            self.scene.select_nodes(pasted)
+        else:
+            self.statusBar().showMessage("The clipboard holds no Kianax nodes", 4000)
+
+    def duplicate_nodes(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            self.scene.select_nodes(self.editor.duplicate(ids))
+
+    def delete_selection(self) -> None:
+        ids, conns = self.scene.selected_node_ids(), self.scene.selected_connections()
+        if ids or conns:
+            self.editor.delete(ids, conns)
+
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.inspector.show_node(ids[0] if len(ids) == 1 else None)
+
+    def _routine_changed(self) -> None:
+        self._update_title()
+        self._show_problems(self._problems())
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.editor.routine.name}[*] — Kianax")
+        self.setWindowModified(not self.editor.undo_stack.isClean())
+
+    # Problems
+
+    def _problems(self) -> list[Problem]:
+        return self.services.check(dump_routine(self.editor.routine))[1]
+
+    def _show_problems(self, problems: list[Problem]) -> None:
+        self.problems.clear()
+        by_node: dict[str, list[str]] = {}
+        nodes = self.editor.routine.nodes
+        for problem in problems:
+            item = QListWidgetItem(f"⚠ {problem}")
+            node_id = _node_of(problem.path, nodes)
+            item.setData(Qt.ItemDataRole.UserRole, node_id)
+            self.problems.addItem(item)
+            if node_id:
+                by_node.setdefault(node_id, []).append(problem.message)
+        if not problems:
+            self.problems.addItem("No problems")
+        self.problems_dock.setWindowTitle(f"Problems ({len(problems)})" if problems
+                                          else "Problems")
+        self.scene.set_problems(by_node)
+
+    def _problem_activated(self, item: QListWidgetItem) -> None:
+        node_id = item.data(Qt.ItemDataRole.UserRole)
+        if node_id:
+            self.scene.select_nodes([node_id])
+            self.view.centerOn(self.scene.nodes[node_id])
+
+    # Engine and runs
+
+    def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def start_engine(self) -> None:
+        self.engine_label.setText("Engine: starting…")
+        session = self.services.engine()
+        try:
+            await session.__aenter__()
+        except Exception as exc:
+            self.engine_error = str(exc)
+            self.engine_label.setText("Engine: unavailable")
+            self.engine_label.setToolTip(str(exc))
+            self.statusBar().showMessage(f"The engine did not start: {exc}")
+            log.exception("engine start failed")
+            return
+        self.engine = session
+        link = f' — <a href="{session.ui_url}">Temporal Web UI</a>' if session.ui_url else ""
+        self.engine_label.setText(f"Engine: ready at {session.address}{link}")
+        self.engine_ready.set()
+
+    async def shutdown(self) -> None:
+        """Stop the worker, then the embedded server if it is ours."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            await engine.close()
+
+    def run_now(self) -> None:
+        if self.running:
+            self.statusBar().showMessage("A run is already in progress", 3000)
+            return
+        problems = self._problems()
+        if problems:
+            self._show_problems(problems)
+            self.problems_dock.show()
+            self.problems_dock.raise_()
+            self.statusBar().showMessage(
+                f"Run refused: fix {len(problems)} problem(s) first (see Problems)", 6000)
+            return
+        if self.engine is None:
+            message = self.engine_error or "the engine is still starting; try again in a moment"
+            self.statusBar().showMessage(f"Cannot run: {message}", 6000)
+            return
+        self.spawn(self._run(self.editor.routine))
+
+    async def _run(self, routine: Routine) -> None:
+        assert self.engine is not None
+        self.running = True
+        self.run_action.setEnabled(False)
+        marks = {node.id: RunMark("pending") for node in routine.nodes}
+        self.scene.set_run_marks(marks)
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["node"] is None:
+                return
+            marks[event["node"]] = RunMark(event["status"], event.get("attempts") or 0,
+                                           _seconds(event.get("started_at"),
+                                                    event.get("finished_at")))
+            self.scene.set_run_marks(marks)
+
+        try:
+            state = await self.services.run_in(
+                self.engine, LoadedRoutine(dump_routine(routine), self.version, routine.id),
+                on_event=on_event,
+                on_started=lambda s: self.statusBar().showMessage(f"Running {s.run_id}…"))
+        except (UserError, RoutineInvalid, RuntimeError) as exc:
+            self.statusBar().showMessage(f"Run failed to start: {exc}", 8000)
+            self.scene.clear_run_marks()
+            return
+        finally:
+            self.running = False
+            self.run_action.setEnabled(True)
+        self.last_run = state
+        self.inspector.last_run = state
+        self._selection_changed()
+        took = _seconds(state["started_at"], state["finished_at"]) or 0.0
+        error = (state.get("error") or {}).get("message", "")
+        self.statusBar().showMessage(f"Run {state['status']} in {took:.2f} s"
+                                     + (f": {error}" if error else ""), 15000)
+        self.runFinished.emit(state)
+
+    # Quitting
+
+    def request_quit(self) -> None:
+        if self._closing or not self._confirm_discard():
+            return
+        self._closing = True
+        self.quitRequested.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing:
+            event.ignore()
+            self.request_quit()
+            return
+        self.scene.selectionChanged.disconnect(self._selection_changed)
+        event.accept()
+
+
+def _node_of(path: str, nodes: Any) -> str | None:
+    """The node id a problem path like ``nodes[2].config.url`` points at."""
+    if path.startswith("nodes["):
+        with contextlib.suppress(ValueError, IndexError):
+            return nodes[int(path[6:path.index("]")])].id
+    return None
+

@@ -1,0 +1,45 @@
+"""Driving the editor as a person would: real mouse events on the view's viewport."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication, QGraphicsView
+
+from app.ui.palette import PLUGIN_MIME
+
+
+def _mouse(widget, kind: QEvent.Type, pos: QPoint, buttons: Qt.MouseButton) -> None:
+    point = QPointF(pos)
+    event = QMouseEvent(kind, point, QPointF(widget.mapToGlobal(pos)), Qt.MouseButton.LeftButton,
+                        buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def drag(view: QGraphicsView, start: QPoint, end: QPoint, steps: int = 6) -> None:
+    """Press at ``start``, move in steps, release at ``end`` (viewport coordinates)."""
+    viewport = view.viewport()
+    left = Qt.MouseButton.LeftButton
+    _mouse(viewport, QEvent.Type.MouseButtonPress, start, left)
+    for i in range(1, steps + 1):
+        point = start + (end - start) * i / steps
+        _mouse(viewport, QEvent.Type.MouseMove, point, left)
+    _mouse(viewport, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+
+
+def drop_plugin(view: QGraphicsView, plugin_id: str, pos: QPoint) -> None:
+    """What dropping a palette entry onto the canvas delivers."""
+    mime = QMimeData()
+    mime.setData(PLUGIN_MIME, plugin_id.encode())
+    viewport = view.viewport()
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, enter)
+    drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, drop)
+
+
+def port_in_view(window, node_id: str, port: str, output: bool) -> QPoint:
+    item = window.scene.nodes[node_id]
+    return window.view.mapFromScene(item.mapToScene(item.port_pos(port, output)))
