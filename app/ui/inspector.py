@@ -163,6 +163,7 @@ class Inspector(QScrollArea):
         self.last_run: Mapping[str, Any] | None = None
         self.setWidgetResizable(True)
         self.setMinimumWidth(300)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._committing = False
         editor.model.changed.connect(self._model_changed)
         self.show_node(None)

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -90,6 +90,11 @@ class MainWindow(QMainWindow):
         self.engine_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.statusBar().addPermanentWidget(self.engine_label)
 
+        self.resizeDocks([self.problems_dock], [90], Qt.Orientation.Vertical)
+        self.resizeDocks([self.findChild(QDockWidget, "Inspector")], [330],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.findChild(QDockWidget, "Routines")], [230],
+                         Qt.Orientation.Horizontal)
         self._build_actions()
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.selectionChanged.connect(self._selection_changed)
@@ -227,7 +232,7 @@ class MainWindow(QMainWindow):
         self.last_run = None
         self.inspector.last_run = None
         self.editor.open(routine)
-        self.view.fit()
+        QTimer.singleShot(0, self.view.fit)  # once the window has its final size
         self.refresh_library()
         self._update_title()
 
@@ -465,6 +470,10 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.quitRequested.emit()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.view.fit)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closing:

@@ -136,6 +136,7 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(body, 8, 8)
 
         header = QPainterPath()
+        header.setFillRule(Qt.FillRule.WindingFill)
         header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 8, 8)
         header.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
         painter.setPen(Qt.PenStyle.NoPen)
