@@ -178,3 +178,24 @@ def test_sigterm_quits_in_order(tmp_path):
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr[-2000:]
     assert not engine_state.exists(), "the embedded server was stopped"
+
+
+def test_dark_theme_paints_a_dark_window_and_canvas(qapp, tmp_path, monkeypatch, temporal):
+    from app.ui.theme import apply_theme
+
+    monkeypatch.setenv("KIANAX_THEME", "dark")
+    apply_theme(qapp)
+    window = open_window(tmp_path, temporal.info.address)
+    try:
+        window._show(demo_routine(fail=False), None)
+        QApplication.processEvents()
+        image = window.grab().toImage()
+        window.grab().save(str(ARTIFACTS / "main-window-dark.png"))
+        canvas = window.view.mapTo(window, window.view.rect().topLeft()) + \
+            window.view.rect().center() / 8
+        assert image.pixelColor(canvas).lightness() < 80
+        assert qapp.palette().window().color().lightness() < 80
+    finally:
+        close_window(window)
+        monkeypatch.setenv("KIANAX_THEME", "light")
+        apply_theme(qapp)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.plugin_api import Plugin
 from app.plugin_api.registry import PluginRegistry
 from app.ui.icons import icon
+from app.ui.theme import colors
 
 PLUGIN_MIME = "application/x-kianax-plugin"
 ROLE_PLUGIN = Qt.ItemDataRole.UserRole
@@ -83,7 +84,7 @@ class Palette(QWidget):
                 categories[plugin.category] = parent
                 self.tree.addTopLevelItem(parent)
             item = QTreeWidgetItem([plugin.title])
-            item.setIcon(0, icon(plugin.icon))
+            item.setIcon(0, icon(plugin.icon, colors().muted_text.name()))
             item.setData(0, ROLE_PLUGIN, plugin.id)
             item.setToolTip(0, f"<b>{plugin.title}</b> <code>{plugin.id}</code><br>"
                                f"{plugin.description}<br><i>Drag onto the canvas.</i>")
@@ -130,7 +131,8 @@ class QuickAdd(QFrame):
         self.results.clear()
         for plugin in sorted(self.plugins, key=lambda p: p.title):
             if _matches(plugin, text):
-                item = QListWidgetItem(icon(plugin.icon), f"{plugin.title}  ·  {plugin.category}")
+                item = QListWidgetItem(icon(plugin.icon, colors().muted_text.name()),
+                                       f"{plugin.title}  ·  {plugin.category}")
                 item.setData(ROLE_PLUGIN, plugin.id)
                 item.setToolTip(plugin.description)
                 self.results.addItem(item)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
@@ -36,6 +37,10 @@ STATUS = {"pending": "#868e96", "running": "#1c7ed6", "completed": "#2b8a3e",
 
 
 def is_dark() -> bool:
+    """The OS colour scheme, unless KIANAX_THEME=dark|light says otherwise."""
+    forced = os.environ.get("KIANAX_THEME", "").lower()
+    if forced in ("dark", "light"):
+        return forced == "dark"
     hints = QGuiApplication.styleHints()
     return hints is not None and hints.colorScheme() == Qt.ColorScheme.Dark
 
@@ -73,4 +78,6 @@ def apply_theme(app: QApplication) -> None:
                      (role.HighlightedText, "#ffffff"), (role.Link, "#4dabf7"),
                      (role.PlaceholderText, "#868e96")):
         palette.setColor(r, QColor(value))
+    for r in (role.ButtonText, role.WindowText, role.Text):
+        palette.setColor(QPalette.ColorGroup.Disabled, r, QColor("#6c757d"))
     app.setPalette(palette)
