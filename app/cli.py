@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -26,6 +27,8 @@ from app.paths import Paths, default_paths
 from app.resources import sample
 from app.routine import RoutineInvalid
 from app.services import Kianax, LoadedRoutine, UserError
+from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
+from app.vault import validate as validate_credential
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 SELF_TEST_SAMPLE = "order-triage.json"
@@ -75,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     server_option(worker)
 
     sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
+
+    cred = sub.add_parser("credential", help="named credentials (secrets in the OS keyring)")
+    cred_sub = cred.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = cred_sub.add_parser("add", help="create or replace; the secret is read from stdin "
+                              "or prompted, never from the command line")
+    add.add_argument("name")
+    add.add_argument("--kind", required=True, choices=sorted(KINDS))
+    add.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
+                     help="a non-secret field, e.g. --field username=alice")
+    rotate = cred_sub.add_parser("rotate", help="replace the secret (stdin or prompt)")
+    rotate.add_argument("name")
+    listing = cred_sub.add_parser("list", help="names, kinds and non-secret fields")
+    listing.add_argument("--json", action="store_true")
+    remove = cred_sub.add_parser("rm", help="delete from the keyring and the store")
+    remove.add_argument("name")
 
     selftest = sub.add_parser("self-test", help="start engine and worker, run a sample routine")
     server_option(selftest)
@@ -347,10 +365,60 @@ def cmd_self_test(app: Kianax, args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def _read_secret(kind: str) -> dict[str, str]:
+    spec = KINDS[kind]
+    if sys.stdin is not None and sys.stdin.isatty():
+        prompt = f"{spec.secret or 'secret (JSON object)'} for this {kind}: "
+        return secret_of(kind, getpass.getpass(prompt))
+    return secret_of(kind, sys.stdin.read() if sys.stdin is not None else "")
+
+
+def cmd_credential(app: Kianax, args: argparse.Namespace) -> int:
+    try:
+        return _credential(app, args)
+    except VaultError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, VaultUnavailable) else EXIT_INVALID
+
+
+def _credential(app: Kianax, args: argparse.Namespace) -> int:
+    if args.action == "add":
+        public = {}
+        for item in args.field:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise VaultError(f"--field {item!r} must look like KEY=VALUE")
+            public[key] = value
+        validate_credential(args.name, args.kind, public, {"probe": "x"})
+        app.credentials.add(args.name, args.kind, public, _read_secret(args.kind))
+        print(f"saved credential {args.name} ({args.kind}) in the OS keyring")
+    elif args.action == "rotate":
+        info = app.credentials.info(args.name)
+        app.credentials.rotate(args.name, _read_secret(info.kind))
+        print(f"rotated credential {args.name}")
+    elif args.action == "rm":
+        app.credentials.remove(args.name)
+        print(f"removed credential {args.name}")
+    else:
+        credentials = app.credentials.list()
+        if args.json:
+            print(json.dumps([{"name": c.name, "kind": c.kind, "fields": c.public,
+                               "updated_at": c.updated_at.isoformat() + "Z"}
+                              for c in credentials], indent=2))
+        elif not credentials:
+            print("no credentials yet; add one with `kianax credential add NAME --kind KIND`")
+        else:
+            rows = [("NAME", "KIND", "FIELDS", "UPDATED")]
+            rows += [(c.name, c.kind, " ".join(f"{k}={v}" for k, v in c.public.items()),
+                      c.updated_at.strftime("%Y-%m-%d %H:%M")) for c in credentials]
+            _print_table(rows)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
     "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
     "list": cmd_list, "runs": cmd_runs, "worker": cmd_worker, "server": cmd_server,
-    "self-test": cmd_self_test,
+    "self-test": cmd_self_test, "credential": cmd_credential,
 }
 
 

@@ -6,6 +6,7 @@ it never prints and never touches Qt.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,16 +16,69 @@ from typing import Any
 from app.engine.session import EngineSession, Started
 from app.engine.worker import task_queue_for
 from app.paths import Paths, default_paths
+from app.plugin_api import PluginError
 from app.plugin_api.registry import PluginRegistry, discover
 from app.routine import FORMAT, Problem, Routine, RoutineInvalid, dump_routine
 from app.routine.document import decode
 from app.routine.validation import validate_document
 from app.settings import Settings
 from app.store import NotFound, Store
+from app.store.repository import CredentialInfo
+from app.vault import Vault, VaultError
+from app.vault import validate as validate_credential
 
 
 class UserError(RuntimeError):
     """Something the user can fix; the message says what and how."""
+
+
+class Credentials:
+    """Named credentials: metadata in the store, secrets in the vault, never half-written."""
+
+    def __init__(self, store: Store, vault: Vault):
+        self.store = store
+        self.vault = vault
+
+    def add(self, name: str, kind: str, public: dict[str, Any], secret: dict[str, str]) -> None:
+        """Create or replace; the keyring is written first, the store only if that worked."""
+        spec = validate_credential(name, kind, public, secret)
+        self.vault.write(name, secret)
+        try:
+            self.store.save_credential(name, kind, {k: public[k] for k in spec.public
+                                                    if k in public})
+        except Exception:
+            self.vault.delete(name)
+            raise
+
+    def rotate(self, name: str, secret: dict[str, str]) -> None:
+        info = self.info(name)
+        validate_credential(name, info.kind, info.public, secret)
+        self.vault.write(name, secret)
+        self.store.touch_credential(name)
+
+    def remove(self, name: str) -> None:
+        self.info(name)
+        self.vault.delete(name)
+        self.store.delete_credential(name)
+
+    def info(self, name: str) -> CredentialInfo:
+        info = self.store.credential(name)
+        if info is None:
+            raise VaultError(f"no credential named {name!r}; add it with "
+                             f"`kianax credential add {name} --kind KIND`")
+        return info
+
+    def list(self) -> list[CredentialInfo]:
+        return self.store.credentials()
+
+    def resolve(self, name: str) -> dict[str, Any]:
+        """``{"kind", "fields"}`` with the secret merged in: for the worker's activities."""
+        info = self.info(name)
+        secret = self.vault.read(name)
+        if secret is None:
+            raise VaultError(f"the secret of credential {name!r} is missing from the OS "
+                             f"keyring; set it again with `kianax credential rotate {name}`")
+        return {"kind": info.kind, "fields": {**info.public, **secret}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +89,12 @@ class LoadedRoutine:
 
 
 class Kianax:
-    def __init__(self, paths: Paths | None = None):
+    def __init__(self, paths: Paths | None = None, vault: Vault | None = None):
         self.paths = (paths or default_paths()).ensure()
         self.settings = Settings.load(self.paths.settings)
         self.store = Store(self.paths.store)
         self.plugins: PluginRegistry = discover(self.paths.plugins)
+        self.credentials = Credentials(self.store, vault or Vault())
 
     def close(self) -> None:
         self.store.close()
@@ -112,7 +167,15 @@ class Kianax:
             address=server or self.settings.server,
             namespace=self.settings.namespace,
             worker=worker,
+            credentials=self._resolve_credential,
         )
+
+    async def _resolve_credential(self, name: str) -> dict[str, Any]:
+        """The worker's credential resolver: keyring access off the event loop."""
+        try:
+            return await asyncio.to_thread(self.credentials.resolve, name)
+        except VaultError as exc:
+            raise PluginError(str(exc), kind="CredentialError") from None
 
     async def run(self, loaded: LoadedRoutine, trigger: Any = None, server: str | None = None,
                   on_event: Callable[[dict[str, Any]], None] | None = None,

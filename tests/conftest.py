@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,40 @@ def http_server() -> Iterator[LocalHTTPServer]:
     server = LocalHTTPServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real Secret Service: a private D-Bus session bus with gnome-keyring unlocked.
+
+    Yields the environment variables a process needs to use it. CI installs the
+    Debian packages dbus and gnome-keyring (see .ci/run).
+    """
+    missing = [tool for tool in ("dbus-daemon", "gnome-keyring-daemon") if not shutil.which(tool)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: apt-get install dbus gnome-keyring")
+    home = tmp_path_factory.mktemp("keyring-home")
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
+           "XDG_RUNTIME_DIR": str(home)}
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    address = bus.stdout.readline().strip()
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"], input="test",
+                   env=env, capture_output=True, text=True, timeout=20, check=True)
+    extra = {"DBUS_SESSION_BUS_ADDRESS": address, "HOME": str(home),
+             "XDG_DATA_HOME": str(home / "data"), "XDG_RUNTIME_DIR": str(home)}
+    previous = {key: os.environ.get(key) for key in extra}
+    os.environ.update(extra)
+    yield extra
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    subprocess.run(["pkill", "-f", f"gnome-keyring-daemon.*{home}"], check=False)
+    bus.terminate()
+    bus.wait(timeout=10)
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio import activity
@@ -13,8 +14,11 @@ from temporalio.exceptions import ApplicationError
 
 from app.plugin_api import PluginError
 from app.plugin_api.registry import PluginRegistry
+from app.vault import KINDS
 
 log = logging.getLogger(__name__)
+REDACTED = "***"
+MIN_SECRET_LENGTH = 4
 CredentialResolver = Callable[[str], Awaitable[Mapping[str, Any]]]
 
 
@@ -25,15 +29,26 @@ async def no_vault(name: str) -> Mapping[str, Any]:
 
 @dataclass
 class _Context:
-    """The :class:`app.plugin_api.ActivityContext` handed to a plugin."""
+    """The :class:`app.plugin_api.ActivityContext` handed to a plugin. It remembers every
+    secret it handed out, so they can be scrubbed from what leaves the activity."""
 
     node_id: str
     attempt: int
     logger: logging.LoggerAdapter
     resolver: CredentialResolver
+    secrets: set[str] = field(default_factory=set)
 
     async def credential(self, name: str) -> Mapping[str, Any]:
-        return await self.resolver(name)
+        resolved = await self.resolver(name)
+        kind = resolved.get("kind")
+        public = set(KINDS[kind].public) if kind in KINDS else set()
+        self.secrets.update(str(value) for key, value in resolved.get("fields", {}).items()
+                            if key not in public and len(str(value)) >= MIN_SECRET_LENGTH)
+        if kind == "basic_auth":
+            fields = resolved["fields"]
+            token = base64.b64encode(f"{fields['username']}:{fields['password']}".encode())
+            self.secrets.add(token.decode())
+        return resolved
 
     def heartbeat(self, *details: Any) -> None:
         activity.heartbeat(*details)
@@ -65,10 +80,27 @@ class NodeActivities:
         try:
             output = await plugin.execute(ctx, request.get("input"), request.get("config", {}))
         except PluginError as exc:
-            raise ApplicationError(str(exc), {"attempt": info.attempt}, type=exc.kind,
-                                   non_retryable=not exc.retryable) from None
+            raise ApplicationError(redact(str(exc), ctx.secrets), {"attempt": info.attempt},
+                                   type=exc.kind, non_retryable=not exc.retryable) from None
         except Exception as exc:
-            log.exception("plugin %s crashed on node %s", plugin.id, node_id)
-            raise ApplicationError(f"{plugin.id} crashed: {type(exc).__name__}: {exc}",
-                                   {"attempt": info.attempt}, type="PluginCrash") from None
-        return {"output": output, "attempt": info.attempt}
+            log.error("plugin %s crashed on node %s: %s", plugin.id, node_id,
+                      redact(f"{type(exc).__name__}: {exc}", ctx.secrets))
+            raise ApplicationError(
+                redact(f"{plugin.id} crashed: {type(exc).__name__}: {exc}", ctx.secrets),
+                {"attempt": info.attempt}, type="PluginCrash") from None
+        return {"output": redact(output, ctx.secrets), "attempt": info.attempt}
+
+
+def redact(value: Any, secrets: set[str]) -> Any:
+    """``value`` with every secret replaced by ``***`` (a server may echo a token back)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, list):
+        return [redact(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {redact(key, secrets): redact(item, secrets) for key, item in value.items()}
+    return value

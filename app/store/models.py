@@ -71,3 +71,15 @@ class RunNodeRow(Base):
     output: Mapped[Any] = mapped_column(nullable=True)
     error: Mapped[Any] = mapped_column(nullable=True)
     run: Mapped[RunRow] = relationship(back_populates="nodes")
+
+
+class CredentialRow(Base):
+    """A credential's name, kind and non-secret fields. Secret values live in the OS keyring."""
+
+    __tablename__ = "credentials"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    public: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -13,7 +13,14 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.models import Base, RoutineRow, RoutineVersionRow, RunNodeRow, RunRow
+from app.store.models import (
+    Base,
+    CredentialRow,
+    RoutineRow,
+    RoutineVersionRow,
+    RunNodeRow,
+    RunRow,
+)
 
 
 class NotFound(KeyError):
@@ -31,6 +38,17 @@ class RoutineSummary:
     active: bool
     updated_at: datetime
     trigger_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialInfo:
+    """What the store knows of a credential: never its secret."""
+
+    name: str
+    kind: str
+    public: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +223,38 @@ class Store:
                                       "output": n.output, "error": n.error} for n in row.nodes},
                 "result": row.result, "error": row.error,
             }
+
+    # Credentials (secrets are the vault's business, never stored here)
+
+    def save_credential(self, name: str, kind: str, public: dict[str, Any]) -> None:
+        now = _now()
+        with self._session() as session:
+            row = session.get(CredentialRow, name)
+            if row is None:
+                session.add(CredentialRow(name=name, kind=kind, public=public, created_at=now,
+                                          updated_at=now))
+            else:
+                row.kind, row.public, row.updated_at = kind, public, now
+
+    def touch_credential(self, name: str) -> None:
+        with self._session() as session:
+            row = session.get(CredentialRow, name)
+            if row is not None:
+                row.updated_at = _now()
+
+    def credential(self, name: str) -> CredentialInfo | None:
+        with self._session() as session:
+            row = session.get(CredentialRow, name)
+            return None if row is None else CredentialInfo(row.name, row.kind, row.public,
+                                                           row.created_at, row.updated_at)
+
+    def credentials(self) -> list[CredentialInfo]:
+        with self._session() as session:
+            return [CredentialInfo(r.name, r.kind, r.public, r.created_at, r.updated_at)
+                    for r in session.scalars(select(CredentialRow).order_by(CredentialRow.name))]
+
+    def delete_credential(self, name: str) -> None:
+        with self._session() as session:
+            row = session.get(CredentialRow, name)
+            if row is not None:
+                session.delete(row)
