@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import json
 import logging
@@ -45,9 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def server_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--server", metavar="ADDR",
-                       help="Temporal address host:port (default: the saved connection, "
-                       "else the embedded server)")
+        group = p.add_argument_group("connection (default: the saved connection, else the "
+                                     "embedded server)")
+        group.add_argument("--server", metavar="ADDR", help="Temporal address host:port")
+        group.add_argument("--namespace", metavar="NS")
+        group.add_argument("--tls", action="store_true", default=None, help="use TLS")
+        group.add_argument("--tls-ca", dest="tls_ca_file", metavar="FILE",
+                           help="CA certificate (PEM) that signed the server's certificate")
+        group.add_argument("--tls-server-name", metavar="NAME")
+        group.add_argument("--mtls-credential", metavar="NAME",
+                           help="a temporal_mtls credential (client certificate and key)")
+        group.add_argument("--api-key-credential", metavar="NAME",
+                           help="a temporal_api_key credential (Temporal Cloud)")
+        group.add_argument("--profile", metavar="NAME",
+                           help="a temporalio.envconfig profile (temporal.toml)")
+        group.add_argument("--encrypt", action=argparse.BooleanOptionalAction, default=None,
+                           help="AES-GCM payload encryption (default: on unless the server "
+                           "is on this machine)")
 
     run = sub.add_parser("run", help="run a routine once and wait for it")
     run.add_argument("routine", metavar="FILE|ID")
@@ -78,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     server_option(worker)
 
     sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
+
+    conn = sub.add_parser("connection", help="show, save or test how Kianax reaches Temporal")
+    conn_sub = conn.add_subparsers(dest="action", metavar="ACTION", required=True)
+    conn_sub.add_parser("show", help="the saved connection (no secrets)")
+    conn_set = conn_sub.add_parser("set", help="save the connection given by the flags")
+    conn_set.add_argument("--embedded", action="store_true",
+                          help="go back to the embedded server")
+    server_option(conn_set)
+    conn_test = conn_sub.add_parser("test", help="connect and check the namespace; exit 0/1 "
+                                    "with the precise cause")
+    server_option(conn_test)
 
     cred = sub.add_parser("credential", help="named credentials (secrets in the OS keyring)")
     cred_sub = cred.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -110,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         app = Kianax(paths)
     except Exception as exc:
         return _fail(args, f"cannot open Kianax data in {paths.data}: {exc}", log_file)
+    app.settings = app.settings.merged(_connection_flags(args))
     try:
         return handler(app, args)
     except RoutineInvalid as exc:
@@ -124,6 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, _sentence(exc), log_file)
     finally:
         app.close()
+
+
+CONNECTION_FLAGS = ("server", "namespace", "tls", "tls_ca_file", "tls_server_name",
+                    "mtls_credential", "api_key_credential", "profile", "encrypt")
+
+
+def _connection_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The connection flags given on this command line (they override the saved ones)."""
+    return {name: getattr(args, name) for name in CONNECTION_FLAGS
+            if getattr(args, name, None) is not None}
 
 
 def _open_desktop(paths: Paths, quit_after: float | None) -> int:
@@ -415,10 +452,57 @@ def _credential(app: Kianax, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_connection(app: Kianax, args: argparse.Namespace) -> int:
+    from app.engine.connection import ConnectionOptions, EngineUnavailable, test_connection
+
+    settings = app.settings
+    if args.action == "set":
+        if args.embedded:
+            settings = dataclasses.replace(settings, server=None, profile=None)
+        settings.save(app.paths.settings)
+        print(f"saved: {_describe_connection(settings)}")
+        return EXIT_OK
+    if args.action == "show":
+        print(_describe_connection(settings))
+        return EXIT_OK
+
+    async def check() -> int:
+        options = app.connection()
+        if options is None:
+            async with app.engine(worker=False) as engine:
+                options = ConnectionOptions(engine.address)
+                print(await test_connection(options) + " (embedded server)")
+            return EXIT_OK
+        print(await test_connection(options))
+        return EXIT_OK
+
+    try:
+        return _run_async(check())
+    except EngineUnavailable as exc:
+        print(f"connection failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _describe_connection(settings: Any) -> str:
+    if settings.server is None and settings.profile is None:
+        return "embedded Temporal dev server (started on demand)"
+    parts = [f"profile {settings.profile}" if settings.profile else settings.server,
+             f"namespace {settings.namespace}"]
+    if settings.mtls_credential:
+        parts.append(f"mTLS with credential {settings.mtls_credential}")
+    elif settings.tls or settings.tls_ca_file:
+        parts.append("TLS")
+    if settings.api_key_credential:
+        parts.append(f"API key from credential {settings.api_key_credential}")
+    if settings.encrypt is not None:
+        parts.append(f"payload encryption {'on' if settings.encrypt else 'off'}")
+    return ", ".join(str(p) for p in parts)
+
+
 COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
     "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
     "list": cmd_list, "runs": cmd_runs, "worker": cmd_worker, "server": cmd_server,
-    "self-test": cmd_self_test, "credential": cmd_credential,
+    "self-test": cmd_self_test, "credential": cmd_credential, "connection": cmd_connection,
 }
 
 

@@ -7,12 +7,18 @@ it never prints and never touches Qt.
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import ipaddress
+import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.engine.connection import ConnectionOptions
 from app.engine.session import EngineSession, Started
 from app.engine.worker import task_queue_for
 from app.paths import Paths, default_paths
@@ -26,6 +32,8 @@ from app.store import NotFound, Store
 from app.store.repository import CredentialInfo
 from app.vault import Vault, VaultError
 from app.vault import validate as validate_credential
+
+log = logging.getLogger(__name__)
 
 
 class UserError(RuntimeError):
@@ -158,14 +166,55 @@ class Kianax:
 
     # Engine
 
+    def connection(self, overrides: dict[str, Any] | None = None) -> ConnectionOptions | None:
+        """How to reach Temporal under the saved settings plus ``overrides``; None means the
+        embedded server. Keys and certificates are read from the vault here, client-side."""
+        settings = self.settings.merged(overrides or {})
+        if settings.server is None and settings.profile is None:
+            return None
+        options = ConnectionOptions(settings.server or "localhost:7233", settings.namespace,
+                                    tls=settings.tls, server_name=settings.tls_server_name,
+                                    profile=settings.profile)
+        try:
+            if settings.tls_ca_file:
+                options = dataclasses.replace(
+                    options, ca_cert=Path(settings.tls_ca_file).expanduser().read_bytes())
+            if settings.mtls_credential:
+                fields = self.credentials.resolve(settings.mtls_credential)["fields"]
+                options = dataclasses.replace(
+                    options, client_cert=Path(fields["cert_file"]).expanduser().read_bytes(),
+                    client_key=fields["key"].encode())
+            if settings.api_key_credential:
+                options = dataclasses.replace(
+                    options, api_key=self.credentials.resolve(settings.api_key_credential)
+                    ["fields"]["key"])
+            if settings.encrypt or (settings.encrypt is None and not _is_loopback(
+                    options.address)):
+                options = dataclasses.replace(options, codec_key=self.payload_key(
+                    settings.payload_key_credential))
+        except OSError as exc:
+            raise UserError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        except VaultError as exc:
+            raise UserError(str(exc)) from None
+        return options
+
+    def payload_key(self, name: str) -> bytes:
+        """The workspace's AES-256 payload key, created in the vault on first use."""
+        if self.store.credential(name) is None:
+            key = base64.b64encode(os.urandom(32)).decode()
+            self.credentials.add(name, "generic", {}, {"key": key})
+            log.warning("created payload encryption key %r in the OS keyring; give every "
+                        "machine of this workspace the same key", name)
+        return base64.b64decode(self.credentials.resolve(name)["fields"]["key"])
+
     def engine(self, server: str | None = None, worker: bool = True,
-               task_queue: str | None = None) -> EngineSession:
-        """An engine session on ``server``, the saved server, or the embedded one."""
+               task_queue: str | None = None,
+               overrides: dict[str, Any] | None = None) -> EngineSession:
+        """An engine session on the configured connection, or the embedded server."""
         return EngineSession(
             self.paths, self.plugins,
             task_queue=task_queue or task_queue_for(self.settings.workspace),
-            address=server or self.settings.server,
-            namespace=self.settings.namespace,
+            options=self.connection({**(overrides or {}), "server": server}),
             worker=worker,
             credentials=self._resolve_credential,
         )
@@ -203,3 +252,14 @@ class Kianax:
 
     def runs(self, routine_id: str | None = None, limit: int = 50) -> list[Any]:
         return self.store.runs(routine_id, limit)
+
+
+def _is_loopback(address: str) -> bool:
+    """A server on this machine (127.x, localhost, ::1): payloads never leave it."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict, dataclass, fields
@@ -10,9 +11,24 @@ from pathlib import Path
 
 @dataclass
 class Settings:
+    """Which engine to use. Secrets are referenced by credential name, never stored here."""
+
     server: str | None = None  # None: the embedded dev server
     namespace: str = "default"
     workspace: str = "default"
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_server_name: str | None = None
+    mtls_credential: str | None = None  # a temporal_mtls credential: cert_file + key
+    api_key_credential: str | None = None  # a temporal_api_key credential
+    profile: str | None = None  # a temporalio.envconfig profile
+    encrypt: bool | None = None  # None: on for remote servers, off for the embedded one
+    payload_key_credential: str = "payload-key"
+
+    def merged(self, overrides: dict[str, object]) -> Settings:
+        """These settings with the given fields (e.g. from command-line flags) replaced."""
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items()
+                                            if v is not None})
 
     @classmethod
     def load(cls, path: Path) -> Settings:

@@ -118,7 +118,7 @@ def test_unreachable_server_is_reported_without_traceback(tmp_path):
     result = kianax("run", str(SAMPLES / "order-triage.json"), "--server", "127.0.0.1:1",
                     home=tmp_path)
     assert result.returncode == 1
-    assert "cannot reach Temporal at 127.0.0.1:1" in result.stderr
+    assert "cannot connect to Temporal at 127.0.0.1:1: connection refused" in result.stderr
     assert "Traceback" not in result.stderr
 
 

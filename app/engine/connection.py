@@ -1,28 +1,117 @@
-"""Connecting a Temporal client, with errors a person can act on."""
+"""Connecting a Temporal client — embedded, any address, Temporal Cloud (mTLS or API key) or a
+``temporalio.envconfig`` profile — with failures explained as a person can act on them."""
 
 from __future__ import annotations
 
-from temporalio.client import Client
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import temporalio.converter
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client, TLSConfig
+from temporalio.envconfig import ClientConfig
+from temporalio.service import RPCError, RPCStatusCode
+
+from app.engine.codec import EncryptionCodec
 
 DEFAULT_NAMESPACE = "default"
 
 
 class EngineUnavailable(RuntimeError):
-    """Temporal could not be reached; the message says where and what to do."""
+    """Temporal could not be reached or refused us; the message says why and what to do."""
 
 
-async def connect(address: str, namespace: str = DEFAULT_NAMESPACE) -> Client:
+@dataclass(frozen=True)
+class ConnectionOptions:
+    address: str
+    namespace: str = DEFAULT_NAMESPACE
+    tls: bool = False
+    ca_cert: bytes | None = None
+    server_name: str | None = None
+    client_cert: bytes | None = None
+    client_key: bytes | None = dataclasses.field(default=None, repr=False)
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    codec_key: bytes | None = dataclasses.field(default=None, repr=False)
+    profile: str | None = None
+
+
+def _converter(options: ConnectionOptions) -> temporalio.converter.DataConverter:
+    if options.codec_key is None:
+        return temporalio.converter.default()
+    return dataclasses.replace(temporalio.converter.default(),
+                               payload_codec=EncryptionCodec(options.codec_key))
+
+
+def _connect_args(options: ConnectionOptions) -> dict[str, Any]:
+    if options.profile is not None:
+        args: dict[str, Any] = dict(ClientConfig.load_client_connect_config(options.profile))
+        args.setdefault("target_host", options.address)
+        return args
+    tls: bool | TLSConfig = False
+    if options.tls or options.client_cert or options.ca_cert or options.api_key:
+        tls = TLSConfig(server_root_ca_cert=options.ca_cert, domain=options.server_name,
+                        client_cert=options.client_cert,
+                        client_private_key=options.client_key)
+    return {"target_host": options.address, "namespace": options.namespace, "tls": tls,
+            "api_key": options.api_key}
+
+
+async def connect(options: ConnectionOptions | str,
+                  namespace: str = DEFAULT_NAMESPACE) -> Client:
+    if isinstance(options, str):
+        options = ConnectionOptions(options, namespace)
+    args = _connect_args(options)
     try:
-        return await Client.connect(address, namespace=namespace)
-    except RuntimeError as exc:
-        raise EngineUnavailable(
-            f"cannot reach Temporal at {address} ({_reason(exc)}); check that the server is "
-            "running, or leave out --server to use the embedded engine") from None
+        return await Client.connect(**args, data_converter=_converter(options))
+    except (RuntimeError, RPCError) as exc:
+        raise EngineUnavailable(f"cannot connect to Temporal at {args['target_host']}: "
+                                f"{explain(exc)}") from None
 
 
-def _reason(exc: Exception) -> str:
+async def test_connection(options: ConnectionOptions) -> str:
+    """Connect and check the namespace; returns a one-line success report."""
+    client = await connect(options)
+    namespace = client.namespace
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=namespace))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise EngineUnavailable(f"connected to {options.address}, but namespace "
+                                    f"{namespace!r} does not exist there; check its name") \
+                from None
+        raise EngineUnavailable(f"connected to {options.address}, but reading namespace "
+                                f"{namespace!r} failed: {explain(exc)}") from None
+    return f"connected to {options.address}, namespace {namespace!r}"
+
+
+def explain(exc: BaseException) -> str:
+    """The precise cause of a failed connection: DNS, refused, TLS, auth or namespace."""
     text = str(exc)
-    for marker in ("Connection refused", "dns error", "timed out", "tls", "Unauthenticated"):
-        if marker.lower() in text.lower():
-            return marker.lower()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, RPCError) and exc.status in (RPCStatusCode.UNAUTHENTICATED,
+                                                    RPCStatusCode.PERMISSION_DENIED):
+        return "authentication failed: the server refused the credentials (check the API " \
+               "key or client certificate)"
+    if "dns error" in lowered or "name or service not known" in lowered:
+        return "DNS lookup failed: the host name does not resolve (check the address)"
+    if "connection refused" in lowered:
+        return "connection refused: nothing listens there (is the server running?)"
+    if "timed out" in lowered or "deadline" in lowered:
+        return "timed out: the server did not answer (check the address and firewall)"
+    if "invalidcertificate" in lowered or "unknownissuer" in lowered or ("certificate" in \
+            lowered and "verify" in lowered):
+        return "TLS failed: the server's certificate is not trusted (check the CA file and " \
+               "the server name)"
+    if "401" in lowered or "unauthenticated" in lowered or "unauthorized" in lowered or \
+            "permissiondenied" in lowered or "permission denied" in lowered:
+        return "authentication failed: the server refused the credentials (check the API " \
+               "key)"
+    if "400 bad request" in lowered or "handshake" in lowered or "tls" in lowered:
+        return "TLS failed: the server did not accept the client certificate (missing, " \
+               "expired or not signed by the CA it trusts)"
+    if "goaway" in lowered or "http2 error" in lowered or "frame_size" in lowered:
+        return "protocol error: the server expects TLS (turn TLS on for this connection)"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:300]

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from app.engine.activities import CredentialResolver, no_vault
-from app.engine.connection import DEFAULT_NAMESPACE, connect
+from app.engine.connection import DEFAULT_NAMESPACE, ConnectionOptions, connect
 from app.engine.devserver import EmbeddedServer
 from app.engine.runs import ProgressCallback, follow, start_run
 from app.engine.worker import build_worker
@@ -37,13 +37,14 @@ class EngineSession:
     """Use as ``async with EngineSession(...) as engine:``."""
 
     def __init__(self, paths: Paths, plugins: PluginRegistry, task_queue: str,
-                 address: str | None = None, namespace: str = DEFAULT_NAMESPACE,
-                 worker: bool = True, credentials: CredentialResolver = no_vault):
+                 options: ConnectionOptions | None = None, worker: bool = True,
+                 credentials: CredentialResolver = no_vault):
         self.paths = paths
         self.plugins = plugins
         self.task_queue = task_queue
-        self.address = address
-        self.namespace = namespace
+        self.options = options
+        self.address = options.address if options else None
+        self.namespace = options.namespace if options else DEFAULT_NAMESPACE
         self.embedded: EmbeddedServer | None = None
         self.client: Client | None = None
         self._want_worker = worker
@@ -57,10 +58,11 @@ class EngineSession:
 
     async def __aenter__(self) -> EngineSession:
         try:
-            if self.address is None:
+            if self.options is None:
                 self.embedded = EmbeddedServer(self.paths.engine)
                 self.address = (await self.embedded.start()).address
-            self.client = await connect(self.address, self.namespace)
+                self.options = ConnectionOptions(self.address)
+            self.client = await connect(self.options)
             if self._want_worker:
                 self._worker = build_worker(self.client, self.task_queue, self.plugins,
                                             self._credentials)
