@@ -506,6 +506,19 @@ COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
 }
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry point. Temporal's Rust runtime keeps native threads that can abort the
+    interpreter while it finalises ("PyGILState_Release ... finalizing"), seen here on exit
+    after failed connections. Everything is committed and flushed by now, so leave without
+    finalising."""
+    code = 130
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main())
+        code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    run()
