@@ -167,9 +167,12 @@ class Kianax:
     # Engine
 
     def connection(self, overrides: dict[str, Any] | None = None) -> ConnectionOptions | None:
-        """How to reach Temporal under the saved settings plus ``overrides``; None means the
-        embedded server. Keys and certificates are read from the vault here, client-side."""
-        settings = self.settings.merged(overrides or {})
+        """How to reach Temporal under the saved settings plus ``overrides``."""
+        return self.connection_for(self.settings.merged(overrides or {}))
+
+    def connection_for(self, settings: Settings) -> ConnectionOptions | None:
+        """How to reach Temporal under ``settings``; None means the embedded server. Keys and
+        certificates are read from the vault here, client-side, never sent to workflows."""
         if settings.server is None and settings.profile is None:
             return None
         options = ConnectionOptions(settings.server or "localhost:7233", settings.namespace,

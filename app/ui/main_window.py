@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from app.engine.session import EngineSession
 from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
 from app.services import Kianax, LoadedRoutine, UserError
+from app.ui.connection_dialog import ConnectionDialog
+from app.ui.credentials_dialog import CredentialsDialog
 from app.ui.editor.editor import Editor
 from app.ui.editor.model import GraphModel
 from app.ui.editor.scene import EditorScene, RunMark
@@ -167,6 +169,12 @@ class MainWindow(QMainWindow):
         self._action("Add node…", lambda: self.view.quickAddRequested.emit(
             self.view.mapToGlobal(self.view.viewport().rect().center()),
             self.view.mapToScene(self.view.viewport().rect().center())), None, view)
+
+        settings = bar.addMenu("&Settings")
+        self._action("&Connection…", self.show_connection, None, settings,
+                     "Embedded engine, a Temporal server, or Temporal Cloud")
+        self._action("C&redentials…", self.show_credentials, None, settings,
+                     "Secrets kept in the OS keyring")
 
         run = bar.addMenu("&Run")
         self.run_action = self._action("Run &Now", self.run_now, "F5", run,
@@ -386,8 +394,8 @@ class MainWindow(QMainWindow):
 
     async def start_engine(self) -> None:
         self.engine_label.setText("Engine: starting…")
-        session = self.services.engine()
         try:
+            session = self.services.engine()
             await session.__aenter__()
         except Exception as exc:
             self.engine_error = str(exc)
@@ -400,6 +408,28 @@ class MainWindow(QMainWindow):
         link = f' — <a href="{session.ui_url}">Temporal Web UI</a>' if session.ui_url else ""
         self.engine_label.setText(f"Engine: ready at {session.address}{link}")
         self.engine_ready.set()
+
+    def show_credentials(self) -> CredentialsDialog:
+        dialog = CredentialsDialog(self.services.credentials, self)
+        dialog.open()
+        return dialog
+
+    def show_connection(self) -> ConnectionDialog:
+        dialog = ConnectionDialog(self.services, self)
+        dialog.saved.connect(lambda: self.spawn(self.restart_engine()))
+        dialog.open()
+        return dialog
+
+    async def restart_engine(self) -> None:
+        """Switch engines: the old worker shuts down cleanly before the new one starts."""
+        while self.running:
+            await asyncio.sleep(0.1)
+        self.engine_ready.clear()
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            await engine.close()
+        self.engine_error = None
+        await self.start_engine()
 
     async def shutdown(self) -> None:
         """Stop the worker, then the embedded server if it is ours."""
