@@ -467,7 +467,7 @@ def cmd_connection(app: Kianax, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     async def check() -> int:
-        options = app.connection()
+        options = app.connection({"encrypt": False})  # reachability needs no payload key
         if options is None:
             async with app.engine(worker=False) as engine:
                 options = ConnectionOptions(engine.address)

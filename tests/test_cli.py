@@ -165,3 +165,15 @@ def test_unknown_routine_id_is_a_clear_error(tmp_path, args):
     result = kianax(*args, home=tmp_path)
     assert result.returncode == 2
     assert "no routine with id 'ghost'" in result.stderr
+
+
+def test_connection_test_names_dns_and_namespace_problems(tmp_path, temporal):
+    dns = kianax("connection", "test", "--server", "no-such-host.invalid:7233", home=tmp_path)
+    namespace = kianax("connection", "test", "--server", temporal.info.address,
+                       "--namespace", "no-such-namespace", home=tmp_path)
+    good = kianax("connection", "test", "--server", temporal.info.address, home=tmp_path)
+
+    assert dns.returncode == 1 and "DNS lookup failed" in dns.stderr
+    assert namespace.returncode == 1
+    assert "namespace 'no-such-namespace' does not exist" in namespace.stderr
+    assert good.returncode == 0 and "connected to" in good.stdout

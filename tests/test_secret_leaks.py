@@ -84,3 +84,43 @@ def test_missing_credential_fails_the_node_clearly(tmp_path, temporal, http_serv
     assert result.returncode == 1
     assert "no credential named 'nope'" in result.stdout
     assert http_server.calls["/me"] == 0
+
+
+async def test_every_http_credential_kind_is_applied(client, http_server, tmp_path):
+    from app.engine.runs import follow, start_run
+    from app.engine.worker import build_worker
+    from app.paths import Paths
+    from app.services import Kianax
+    from app.vault import Vault
+    from tests.keyrings import MemoryKeyring
+
+    home = tmp_path / "home"
+    services = Kianax(Paths(home / "d", home / "c", home / "l"), vault=Vault(MemoryKeyring()))
+    services.credentials.add("basic", "basic_auth", {"username": "alice"}, {"password": "pw-1"})
+    services.credentials.add("hdr", "header", {"name": "X-Token"}, {"value": "tok-2"})
+    services.credentials.add("qkey", "api_key", {"in": "query", "name": "key"},
+                             {"key": "key-3"})
+    services.credentials.add("hkey", "api_key", {}, {"key": "key-4"})
+    expected = {"/basic": ("authorization", "Basic YWxpY2U6cHctMQ=="),
+                "/hdr": ("x-token", "tok-2"), "/hkey": ("x-api-key", "key-4")}
+
+    def check(path):
+        def answer(number, query):
+            headers = {k.lower(): v for k, v in http_server.headers_seen[-1].items()}
+            if path == "/qkey":
+                return (200, {}) if query.get("key") == ["key-3"] else (401, {})
+            name, value = expected[path]
+            return (200, {}) if headers.get(name) == value else (401, {})
+        return answer
+
+    for path in ("/basic", "/hdr", "/qkey", "/hkey"):
+        http_server.routes[path] = check(path)
+    doc = routine([node(p[1:], "http.request", url=f"{http_server.url}{p}", credential=p[1:])
+                   for p in ("/basic", "/hdr", "/qkey", "/hkey")], rid="kinds")
+    queue = f"kianax-kinds-{tmp_path.name}"
+    async with build_worker(client, queue, services.plugins, services._resolve_credential):
+        state = await follow(await start_run(client, doc, queue), poll_s=0.05)
+    services.close()
+
+    assert state["status"] == "completed", state["error"]
+    assert all(http_server.calls[p] == 1 for p in ("/basic", "/hdr", "/qkey", "/hkey"))

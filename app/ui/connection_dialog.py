@@ -156,7 +156,8 @@ class ConnectionDialog(QDialog):
         self.test_button.setEnabled(False)
         self.result.setText("Testing…")
         try:
-            options = self.services.connection_for(self.settings())
+            options = self.services.connection_for(  # reachability needs no payload key
+                dataclasses.replace(self.settings(), encrypt=False))
             if options is None:
                 async with self.services.engine(worker=False) as engine:
                     report = await test_connection(ConnectionOptions(engine.address)) + \
