@@ -7,9 +7,12 @@ embedded server stops if it is ours → the loop stops → the QApplication goes
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
+import time
 
+import psutil
 import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -20,6 +23,8 @@ from app.ui.icons import icon
 from app.ui.main_window import MainWindow
 from app.ui.theme import apply_theme
 
+log = logging.getLogger(__name__)
+
 
 async def _main(window: MainWindow, quit_after: float | None) -> int:
     quitting = asyncio.Event()
@@ -29,6 +34,8 @@ async def _main(window: MainWindow, quit_after: float | None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, window.request_quit)
     window.show()
+    log.info("main window shown %.2f s after the process started",
+             time.time() - psutil.Process().create_time())
     window.spawn(window.start_engine())
     if quit_after is not None:
         loop.call_later(quit_after, window.request_quit)

@@ -1,0 +1,5 @@
+"""Entry point of the frozen app: the same `kianax` command as the pip install."""
+
+from app.cli import run
+
+run()
