@@ -38,6 +38,7 @@ Section "Kianax (required)" SecMain
   SetOutPath "$INSTDIR"
   File /r "${SOURCE}\*.*"
   WriteRegStr HKCU "Software\Kianax" "InstallDir" "$INSTDIR"
+  ; kianax-cli.exe is the console twin for `kianax-cli run ...` in a terminal.
   WriteUninstaller "$INSTDIR\Uninstall.exe"
   CreateDirectory "$SMPROGRAMS\Kianax"
   CreateShortcut "$SMPROGRAMS\Kianax\Kianax.lnk" "$INSTDIR\kianax.exe"
