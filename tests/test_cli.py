@@ -177,3 +177,16 @@ def test_connection_test_names_dns_and_namespace_problems(tmp_path, temporal):
     assert namespace.returncode == 1
     assert "namespace 'no-such-namespace' does not exist" in namespace.stderr
     assert good.returncode == 0 and "connected to" in good.stdout
+
+
+def test_envconfig_profile_is_used(tmp_path, temporal):
+    config = tmp_path / "temporal.toml"
+    config.write_text(f'[profile.lab]\naddress = "{temporal.info.address}"\n'
+                      'namespace = "default"\n')
+    env_home = tmp_path / "home"
+    result = subprocess.run([sys.executable, "-m", "app", "connection", "test", "--profile",
+                             "lab"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "KIANAX_HOME": str(env_home),
+                                 "TEMPORAL_CONFIG_FILE": str(config)})
+    assert result.returncode == 0, result.stderr
+    assert f"connected to {temporal.info.address}" in result.stdout

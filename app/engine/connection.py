@@ -73,17 +73,18 @@ async def test_connection(options: ConnectionOptions) -> str:
     """Connect and check the namespace; returns a one-line success report."""
     client = await connect(options)
     namespace = client.namespace
+    address = client.service_client.config.target_host
     try:
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace))
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise EngineUnavailable(f"connected to {options.address}, but namespace "
+            raise EngineUnavailable(f"connected to {address}, but namespace "
                                     f"{namespace!r} does not exist there; check its name") \
                 from None
-        raise EngineUnavailable(f"connected to {options.address}, but reading namespace "
+        raise EngineUnavailable(f"connected to {address}, but reading namespace "
                                 f"{namespace!r} failed: {explain(exc)}") from None
-    return f"connected to {options.address}, namespace {namespace!r}"
+    return f"connected to {address}, namespace {namespace!r}"
 
 
 def explain(exc: BaseException) -> str:
