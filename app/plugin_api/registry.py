@@ -43,9 +43,6 @@ class PluginRegistry:
     def __iter__(self) -> Iterator[Plugin]:
         return iter(self._plugins.values())
 
-    def activity_plugins(self) -> list[Plugin]:
-        return [p for p in self._plugins.values() if p.runs_in == "activity"]
-
 
 def builtin_plugins() -> list[Plugin]:
     from plugins import core, http

@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-NODE_STATUSES = ("pending", "running", "completed", "failed", "skipped", "waiting")
-RUN_STATUSES = ("running", "waiting", "completed", "failed", "cancelled")
-
 
 @dataclass(slots=True)
 class NodeRun:

@@ -60,7 +60,6 @@ class MainWindow(QMainWindow):
         self.services = services
         self.engine: EngineSession | None = None
         self.engine_error: str | None = None
-        self.engine_ready = asyncio.Event()
         self.version: int | None = None
         self.last_run: dict[str, Any] | None = None
         self.running = False
@@ -407,7 +406,6 @@ class MainWindow(QMainWindow):
         self.engine = session
         link = f' — <a href="{session.ui_url}">Temporal Web UI</a>' if session.ui_url else ""
         self.engine_label.setText(f"Engine: ready at {session.address}{link}")
-        self.engine_ready.set()
 
     def show_credentials(self) -> CredentialsDialog:
         dialog = CredentialsDialog(self.services.credentials, self)
@@ -424,7 +422,6 @@ class MainWindow(QMainWindow):
         """Switch engines: the old worker shuts down cleanly before the new one starts."""
         while self.running:
             await asyncio.sleep(0.1)
-        self.engine_ready.clear()
         if self.engine is not None:
             engine, self.engine = self.engine, None
             await engine.close()

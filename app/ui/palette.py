@@ -91,14 +91,6 @@ class Palette(QWidget):
             parent.addChild(item)
         self.tree.expandAll()
 
-    def item_for(self, plugin_id: str) -> QTreeWidgetItem | None:
-        for i in range(self.tree.topLevelItemCount()):
-            category = self.tree.topLevelItem(i)
-            for j in range(category.childCount()):
-                if category.child(j).data(0, ROLE_PLUGIN) == plugin_id:
-                    return category.child(j)
-        return None
-
 
 class QuickAdd(QFrame):
     """Type to find a plugin, Enter to add it where the cursor was."""
