@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
 
+    for name, text in (("activate", "register the routine's trigger (cron: a Temporal "
+                        "Schedule)"), ("deactivate", "remove the routine's trigger")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("id")
+        server_option(command)
+    schedule = sub.add_parser("schedule", help="an active cron routine's schedule")
+    schedule.add_argument("action", choices=["show", "pause", "resume", "trigger"])
+    schedule.add_argument("id")
+    server_option(schedule)
+
     conn = sub.add_parser("connection", help="show, save or test how Kianax reaches Temporal")
     conn_sub = conn.add_subparsers(dest="action", metavar="ACTION", required=True)
     conn_sub.add_parser("show", help="the saved connection (no secrets)")
@@ -452,6 +462,40 @@ def _credential(app: Kianax, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_activate(app: Kianax, args: argparse.Namespace) -> int:
+    print(f"activated {_run_async(app.activate(args.id))}")
+    return EXIT_OK
+
+
+def cmd_deactivate(app: Kianax, args: argparse.Namespace) -> int:
+    removed = _run_async(app.deactivate(args.id))
+    print(f"deactivated {args.id}" + ("" if removed else " (no schedule was registered)"))
+    return EXIT_OK
+
+
+def cmd_schedule(app: Kianax, args: argparse.Namespace) -> int:
+    from app.engine import schedules
+
+    async def act() -> int:
+        async with app.engine(worker=False) as engine:
+            if args.action == "pause":
+                await schedules.set_paused(engine.client, args.id, True)
+            elif args.action == "resume":
+                await schedules.set_paused(engine.client, args.id, False)
+            elif args.action == "trigger":
+                await schedules.trigger_now(engine.client, args.id)
+            view = await schedules.describe(engine.client, args.id)
+        state = "paused" if view.paused else "active"
+        zone = f" ({view.timezone})" if view.timezone else ""
+        print(f"{view.routine_id}: cron {view.cron}{zone}, {state}, "
+              f"{view.recent_runs} recent run(s)")
+        for moment in view.next_runs[:3]:
+            print(f"  next: {moment.isoformat()}")
+        return EXIT_OK
+
+    return _run_async(act())
+
+
 def cmd_connection(app: Kianax, args: argparse.Namespace) -> int:
     from app.engine.connection import ConnectionOptions, EngineUnavailable, test_connection
 
@@ -503,6 +547,7 @@ COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
     "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
     "list": cmd_list, "runs": cmd_runs, "worker": cmd_worker, "server": cmd_server,
     "self-test": cmd_self_test, "credential": cmd_credential, "connection": cmd_connection,
+    "activate": cmd_activate, "deactivate": cmd_deactivate, "schedule": cmd_schedule,
 }
 
 

@@ -16,11 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.engine.connection import ConnectionOptions
-from app.engine.session import EngineSession, Started
-from app.engine.worker import task_queue_for
 from app.paths import Paths, default_paths
 from app.plugin_api import PluginError
 from app.plugin_api.registry import PluginRegistry, discover
@@ -32,6 +29,10 @@ from app.store import NotFound, Store
 from app.store.repository import CredentialInfo
 from app.vault import Vault, VaultError
 from app.vault import validate as validate_credential
+
+if TYPE_CHECKING:  # Temporal loads only when the engine is used (a faster window)
+    from app.engine.connection import ConnectionOptions
+    from app.engine.session import EngineSession, Started
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,8 @@ class Kianax:
         certificates are read from the vault here, client-side, never sent to workflows."""
         if settings.server is None and settings.profile is None:
             return None
+        from app.engine.connection import ConnectionOptions
+
         options = ConnectionOptions(settings.server or "localhost:7233", settings.namespace,
                                     tls=settings.tls, server_name=settings.tls_server_name,
                                     profile=settings.profile)
@@ -214,9 +217,11 @@ class Kianax:
                task_queue: str | None = None,
                overrides: dict[str, Any] | None = None) -> EngineSession:
         """An engine session on the configured connection, or the embedded server."""
+        from app.engine.session import EngineSession
+
         return EngineSession(
             self.paths, self.plugins,
-            task_queue=task_queue or task_queue_for(self.settings.workspace),
+            task_queue=task_queue or self.settings.task_queue,
             options=self.connection({**(overrides or {}), "server": server}),
             worker=worker,
             credentials=self._resolve_credential,
@@ -252,6 +257,42 @@ class Kianax:
                                  started)
         self.store.record_run_state(state, loaded.version)
         return state
+
+    # Triggers
+
+    async def activate(self, routine_id: str) -> str:
+        """Register the routine's trigger with its current version; the state is stored."""
+        from app.engine import schedules
+
+        document, version = self.store.routine(routine_id)
+        routine = self.validated(LoadedRoutine(document, version, routine_id))
+        if routine.trigger.type != "cron":
+            raise UserError(f"{routine_id} has a {routine.trigger.type} trigger; only cron "
+                            "triggers can be activated in this version")
+        async with self.engine(worker=False) as engine:
+            await schedules.upsert(engine.client, dump_routine(routine), version,
+                                   engine.task_queue)
+        self.store.set_active(routine_id, True)
+        return f"{routine_id} v{version}: cron {routine.trigger.options['schedule']}"
+
+    async def deactivate(self, routine_id: str) -> bool:
+        """Remove the routine's trigger registration; False when none was registered."""
+        from app.engine import schedules
+
+        self.store.routine(routine_id)
+        async with self.engine(worker=False) as engine:
+            removed = await schedules.delete(engine.client, routine_id)
+        self.store.set_active(routine_id, False)
+        return removed
+
+    async def reconcile(self, engine: EngineSession) -> tuple[list[str], list[str]]:
+        """Start-up repair: the server's schedules follow the store's active routines."""
+        from app.engine import schedules
+
+        active = {rid: (doc, version) for rid, (doc, version) in
+                  self.store.active_routines().items()
+                  if (doc.get("trigger") or {}).get("type") == "cron"}
+        return await schedules.reconcile(engine.client, active, engine.task_queue)
 
     def runs(self, routine_id: str | None = None, limit: int = 50) -> list[Any]:
         return self.store.runs(routine_id, limit)

@@ -25,6 +25,11 @@ class Settings:
     encrypt: bool | None = None  # None: on for remote servers, off for the embedded one
     payload_key_credential: str = "payload-key"
 
+    @property
+    def task_queue(self) -> str:
+        """One task queue per workspace: every worker of the workspace serves it."""
+        return f"kianax-{self.workspace}"
+
     def merged(self, overrides: dict[str, object]) -> Settings:
         """These settings with the given fields (e.g. from command-line flags) replaced."""
         return dataclasses.replace(self, **{k: v for k, v in overrides.items()

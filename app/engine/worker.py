@@ -9,12 +9,6 @@ from app.engine.activities import CredentialResolver, NodeActivities, no_vault
 from app.engine.interpreter import RoutineWorkflow
 from app.plugin_api.registry import PluginRegistry
 
-DEFAULT_WORKSPACE = "default"
-
-
-def task_queue_for(workspace: str = DEFAULT_WORKSPACE) -> str:
-    return f"kianax-{workspace}"
-
 
 def build_worker(client: Client, task_queue: str, registry: PluginRegistry,
                  credentials: CredentialResolver = no_vault,

@@ -156,6 +156,23 @@ class Store:
                                    (doc.get("trigger") or {}).get("type", "manual"))
                     for r, doc in rows]
 
+    def set_active(self, routine_id: str, active: bool) -> None:
+        with self._session() as session:
+            row = session.get(RoutineRow, routine_id)
+            if row is None:
+                raise NotFound(f"no routine with id {routine_id!r}; see `kianax list`")
+            row.active = active
+
+    def active_routines(self) -> dict[str, tuple[dict[str, Any], int]]:
+        """Each active routine's latest document and version, by id."""
+        with self._session() as session:
+            rows = session.execute(
+                select(RoutineRow.id, RoutineVersionRow.document, RoutineRow.current_version)
+                .join(RoutineVersionRow, (RoutineVersionRow.routine_id == RoutineRow.id)
+                      & (RoutineVersionRow.version == RoutineRow.current_version))
+                .where(RoutineRow.active)).all()
+            return {rid: (doc, version) for rid, doc, version in rows}
+
     def delete_routine(self, routine_id: str) -> None:
         with self._session() as session:
             row = session.get(RoutineRow, routine_id)

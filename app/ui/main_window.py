@@ -10,11 +10,12 @@ import json
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -26,10 +27,8 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from app.engine.session import EngineSession
 from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
 from app.services import Kianax, LoadedRoutine, UserError
-from app.ui.connection_dialog import ConnectionDialog
 from app.ui.credentials_dialog import CredentialsDialog
 from app.ui.editor.editor import Editor
 from app.ui.editor.model import GraphModel
@@ -39,6 +38,9 @@ from app.ui.icons import icon
 from app.ui.inspector import Inspector
 from app.ui.library import Library
 from app.ui.palette import Palette, QuickAdd
+
+if TYPE_CHECKING:
+    from app.engine.session import EngineSession
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +414,9 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def show_connection(self) -> ConnectionDialog:
+    def show_connection(self) -> QDialog:
+        from app.ui.connection_dialog import ConnectionDialog  # loads Temporal's client
+
         dialog = ConnectionDialog(self.services, self)
         dialog.saved.connect(lambda: self.spawn(self.restart_engine()))
         dialog.open()
