@@ -20,6 +20,8 @@ from app.plugin_api.registry import PluginRegistry, discover
 from tests.helpers import LocalHTTPServer
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# GUI tests run without a display (design §7); set before any QApplication exists.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _queues = itertools.count()
 
 

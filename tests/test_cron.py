@@ -132,3 +132,29 @@ async def test_every_minute_schedule_fires_across_a_real_minute_boundary(
             assert await wait_for_run(client, rid, timeout=75) == {"stamp": "fired cron"}
     finally:
         kianax("deactivate", rid, home=home)
+
+
+def test_the_desktop_app_repairs_schedules_when_its_engine_starts(qapp, cron_home, temporal,
+                                                                    tmp_path):
+    from app.ui.main_window import MainWindow
+    from tests.test_gui_run import close_window, run_on_qt_loop
+
+    home, _ = cron_home
+    rid = f"boot-{tmp_path.name[-8:].replace('_', '-')}"
+    kianax("import", str(write(tmp_path / "r.json", cron_routine(rid))), home=home)
+    assert kianax("activate", rid, home=home).returncode == 0
+    temporal_cli(temporal.info.address, "schedule", "delete", "--schedule-id",
+                 f"kianax-routine-{rid}")
+    window = MainWindow(Kianax(Paths(home / "data", home / "config", home / "logs")))
+
+    async def scenario():
+        await window.start_engine()
+        description = await window.engine.client.get_schedule_handle(
+            f"kianax-routine-{rid}").describe()
+        await window.shutdown()
+        return await description.memo_value("cron")
+
+    try:
+        assert run_on_qt_loop(qapp, scenario) == "0 3 * * *"
+    finally:
+        close_window(window)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from PySide6.QtCore import QEvent, QPoint
 from PySide6.QtGui import QFocusEvent, QGuiApplication
@@ -14,8 +12,6 @@ from app.routine import Connection, dump_routine, parse_routine
 from app.services import Kianax
 from app.ui.main_window import MainWindow
 from tests.gui_helpers import drag, drop_plugin, port_in_view
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture

@@ -21,8 +21,6 @@ from app.ui.main_window import MainWindow
 from tests.conftest import ARTIFACTS
 from tests.helpers import node, routine, transform
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 
 def run_on_qt_loop(qapp, coroutine_factory, timeout: float = 60):
     """Drive a scenario on a qasync loop, as the app does, then give the loop back."""

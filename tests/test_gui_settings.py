@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 from PySide6.QtWidgets import QLineEdit
 
@@ -16,8 +15,6 @@ from app.vault import Vault
 from tests.conftest import ARTIFACTS
 from tests.keyrings import MemoryKeyring
 from tests.test_gui_run import close_window, run_on_qt_loop
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def services_at(tmp_path, keyring=None) -> Kianax:

@@ -408,6 +408,13 @@ class MainWindow(QMainWindow):
         self.engine = session
         link = f' — <a href="{session.ui_url}">Temporal Web UI</a>' if session.ui_url else ""
         self.engine_label.setText(f"Engine: ready at {session.address}{link}")
+        try:  # this machine's store is the truth for its schedules (not a headless worker's)
+            removed, upserted = await self.services.reconcile(session)
+            log.info("schedules reconciled: %d removed, %d registered", len(removed),
+                     len(upserted))
+        except Exception as exc:
+            log.exception("schedule reconciliation failed")
+            self.statusBar().showMessage(f"Could not check the schedules: {exc}", 8000)
 
     def show_credentials(self) -> CredentialsDialog:
         dialog = CredentialsDialog(self.services.credentials, self)
