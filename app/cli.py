@@ -241,6 +241,8 @@ def cmd_validate(app: Kianax, args: argparse.Namespace) -> int:
 def cmd_import(app: Kianax, args: argparse.Namespace) -> int:
     routine_id, version = app.import_file(args.file)
     print(f"imported {routine_id} as version {version}")
+    if app.is_active(routine_id):
+        print(f"updated its trigger: {_run_async(app.activate(routine_id))}")
     return EXIT_OK
 
 

@@ -275,6 +275,9 @@ class Kianax:
         self.store.set_active(routine_id, True)
         return f"{routine_id} v{version}: cron {routine.trigger.options['schedule']}"
 
+    def is_active(self, routine_id: str) -> bool:
+        return routine_id in self.store.active_routines()
+
     async def deactivate(self, routine_id: str) -> bool:
         """Remove the routine's trigger registration; False when none was registered."""
         from app.engine import schedules

@@ -75,6 +75,14 @@ async def test_activate_trigger_pause_and_deactivate(cron_home, temporal, client
         assert kianax("schedule", "trigger", rid, home=home).returncode == 0
         assert await wait_for_run(client, rid) == {"stamp": "fired cron"}
 
+    newer = cron_routine(rid, "30 4 * * *")
+    reimported = kianax("import", str(write(tmp_path / "r2.json", newer)), home=home)
+    assert "updated its trigger" in reimported.stdout
+    action = (await handle.describe()).schedule.action
+    request = client.data_converter.payload_converter.from_payload(action.args[0], dict)
+    assert request["version"] == 2
+    assert await (await handle.describe()).memo_value("cron") == "30 4 * * *"
+
     paused = kianax("schedule", "pause", rid, home=home)
     assert "paused" in paused.stdout
     assert (await handle.describe()).schedule.state.paused

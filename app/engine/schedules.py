@@ -70,18 +70,30 @@ def _schedule(document: dict[str, Any], version: int | None, task_queue: str) ->
 
 async def upsert(client: Client, document: dict[str, Any], version: int | None,
                  task_queue: str) -> None:
-    """Create the routine's schedule, or point the existing one at this version."""
-    schedule = _schedule(document, version, task_queue)
-    memo = {"cron": document["trigger"]["schedule"], "routine_id": document["id"],
-            "version": version}
-    try:
-        await client.create_schedule(schedule_id(document["id"]), schedule, memo=memo)
-    except ScheduleAlreadyRunningError:
-        def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
-            schedule.state.paused = current.description.schedule.state.paused
-            return ScheduleUpdate(schedule=schedule)
+    """Create the routine's schedule, or point the existing one at this version.
 
-        await client.get_schedule_handle(schedule_id(document["id"])).update(update)
+    A schedule's memo cannot be updated, so a new cron text recreates the schedule (keeping
+    its paused state); a new version with the same cron updates it in place.
+    """
+    schedule = _schedule(document, version, task_queue)
+    cron = document["trigger"]["schedule"]
+    memo = {"cron": cron, "routine_id": document["id"], "version": version}
+    handle = client.get_schedule_handle(schedule_id(document["id"]))
+    try:
+        await client.create_schedule(handle.id, schedule, memo=memo)
+        return
+    except ScheduleAlreadyRunningError:
+        current = await handle.describe()
+    schedule.state.paused = current.schedule.state.paused
+    if await current.memo_value("cron", None) != cron:
+        await handle.delete()
+        await client.create_schedule(handle.id, schedule, memo=memo)
+        return
+
+    def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=schedule)
+
+    await handle.update(update)
 
 
 async def delete(client: Client, routine_id: str) -> bool:

@@ -253,6 +253,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved version {self.version}{note}", 5000)
         self.refresh_library()
         self._update_title()
+        if not problems and self.services.is_active(self.editor.routine.id):
+            self.spawn(self._update_trigger(self.editor.routine.id))
+
+    async def _update_trigger(self, routine_id: str) -> None:
+        """An active routine's trigger follows each saved version."""
+        try:
+            await self.services.activate(routine_id)
+        except (UserError, RoutineInvalid, RuntimeError) as exc:
+            self.statusBar().showMessage(f"Saved, but its trigger was not updated: {exc}", 8000)
 
     def import_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import routine", "", "Routines (*.json)")
