@@ -40,6 +40,17 @@ def temporal_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=30)
 
 
+def activate_then_lose_schedule(home, temporal, tmp_path, stem: str) -> str:
+    """An active cron routine whose schedule was deleted behind Kianax's back."""
+    rid = f"{stem}-{tmp_path.name[-8:].replace('_', '-')}"
+    kianax("import", str(write(tmp_path / "r.json", cron_routine(rid))), home=home)
+    assert kianax("activate", rid, home=home).returncode == 0
+    deleted = temporal_cli(temporal.info.address, "schedule", "delete", "--schedule-id",
+                           f"kianax-routine-{rid}")
+    assert deleted.returncode == 0, deleted.stderr
+    return rid
+
+
 async def wait_for_run(client, routine_id: str, at_least: int = 1, timeout: float = 90):
     handle = client.get_schedule_handle(f"kianax-routine-{routine_id}")
     deadline = asyncio.get_running_loop().time() + timeout
@@ -101,11 +112,7 @@ async def test_activate_trigger_pause_and_deactivate(cron_home, temporal, client
 async def test_reconciliation_repairs_a_deleted_schedule(cron_home, temporal, client,
                                                          tmp_path):
     home, _ = cron_home
-    rid = f"repair-{tmp_path.name[-8:].replace('_', '-')}"
-    kianax("import", str(write(tmp_path / "r.json", cron_routine(rid))), home=home)
-    assert kianax("activate", rid, home=home).returncode == 0
-    temporal_cli(temporal.info.address, "schedule", "delete", "--schedule-id",
-                 f"kianax-routine-{rid}")
+    rid = activate_then_lose_schedule(home, temporal, tmp_path, "repair")
 
     services = Kianax(Paths(home / "data", home / "config", home / "logs"))
     async with services.engine(worker=False) as engine:
@@ -148,11 +155,7 @@ def test_the_desktop_app_repairs_schedules_when_its_engine_starts(qapp, cron_hom
     from tests.test_gui_run import close_window, run_on_qt_loop
 
     home, _ = cron_home
-    rid = f"boot-{tmp_path.name[-8:].replace('_', '-')}"
-    kianax("import", str(write(tmp_path / "r.json", cron_routine(rid))), home=home)
-    assert kianax("activate", rid, home=home).returncode == 0
-    temporal_cli(temporal.info.address, "schedule", "delete", "--schedule-id",
-                 f"kianax-routine-{rid}")
+    rid = activate_then_lose_schedule(home, temporal, tmp_path, "boot")
     window = MainWindow(Kianax(Paths(home / "data", home / "config", home / "logs")))
 
     async def scenario():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -51,3 +53,22 @@ async def test_a_process_that_is_not_ours_is_never_reused_or_stopped(tmp_path):
         finally:
             stranger.kill()
             stranger.wait()
+
+
+async def test_a_start_cut_short_leaves_no_server_behind(tmp_path):
+    server = EmbeddedServer(tmp_path, ui=False)
+    starting = asyncio.ensure_future(server.start())
+    for _ in range(200):  # until the server process exists, before it listens
+        if any(str(tmp_path) in " ".join(p.info["cmdline"] or [])
+               for p in psutil.process_iter(["cmdline"])):
+            break
+        await asyncio.sleep(0.005)
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+
+    await asyncio.sleep(0.2)
+    left = [p.pid for p in psutil.process_iter(["cmdline"])
+            if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+            and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []

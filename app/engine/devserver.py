@@ -151,6 +151,16 @@ class EmbeddedServer:
                 args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 **_detached(),
             )
+        try:
+            return await self._wait_until_listening(port, ui_port)
+        except BaseException:
+            # Cancelled (the app quit while starting) or failed: never leave it running.
+            self._process.kill()
+            self._process.wait(timeout=10)
+            raise
+
+    async def _wait_until_listening(self, port: int, ui_port: int) -> ServerInfo:
+        assert self._process is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_TIMEOUT_S
         while loop.time() < deadline:
@@ -160,7 +170,6 @@ class EmbeddedServer:
             if await asyncio.to_thread(_accepts, port):
                 return ServerInfo(self._process.pid, port, ui_port, str(self._db))
             await asyncio.sleep(0.05)
-        self._process.kill()
         raise ServerError(f"the embedded Temporal server did not start within "
                           f"{STARTUP_TIMEOUT_S:g} s; see {self._log}")
 
