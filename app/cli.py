@@ -310,7 +310,6 @@ def cmd_run(app: Kianax, args: argparse.Namespace) -> int:
             raise UserError(f"--input is not valid JSON: {exc.msg} at column {exc.colno}") \
                 from None
     loaded = app.load(args.routine)
-    app.validated(loaded)
     progress = sys.stderr if args.json else sys.stdout
     state = _run_async(_run_and_report(app, loaded, trigger, args.server, progress))
     if isinstance(state, int):
