@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run a headless worker until stopped")
     worker.add_argument("--task-queue", metavar="Q", help="default: kianax-<workspace>")
+    worker.add_argument("--triggers", action="store_true",
+                        help="also serve the webhook, event and file triggers of this "
+                        "machine's active routines")
+    worker.add_argument("--webhook-host", metavar="HOST",
+                        help="address of the webhook listener (default 127.0.0.1)")
+    worker.add_argument("--webhook-port", type=int, metavar="PORT",
+                        help="port of the webhook listener (default 8765)")
     server_option(worker)
 
     sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
@@ -164,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 CONNECTION_FLAGS = ("server", "namespace", "tls", "tls_ca_file", "tls_server_name",
-                    "mtls_credential", "api_key_credential", "profile", "encrypt")
+                    "mtls_credential", "api_key_credential", "profile", "encrypt",
+                    "webhook_host", "webhook_port")
 
 
 def _connection_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -368,11 +376,29 @@ def _print_outcome(state: dict[str, Any], out: TextIO) -> None:
 
 
 def cmd_worker(app: Kianax, args: argparse.Namespace) -> int:
+    def started(routine_id: str, run_id: str) -> None:
+        print(f"{routine_id}: trigger started run {run_id}", file=sys.stderr, flush=True)
+
     async def serve() -> int:
         async with app.engine(args.server, task_queue=args.task_queue) as engine:
             print(f"worker on {engine.address}, task queue {engine.task_queue}; Ctrl+C stops it",
                   file=sys.stderr, flush=True)
-            await engine.wait_worker()
+            if not args.triggers:
+                await engine.wait_worker()
+                return EXIT_OK
+            host = app.trigger_host(engine, on_run=started)
+            await host.start()
+            try:
+                statuses = host.statuses()
+                print(f"serving {len(statuses)} trigger(s); routines activated later are "
+                      "picked up within seconds", file=sys.stderr, flush=True)
+                for status in statuses:
+                    problem = f" — {status.error}" if status.error else ""
+                    print(f"  {status.routine_id}: {status.type} {status.detail}{problem}",
+                          file=sys.stderr, flush=True)
+                await engine.wait_worker()
+            finally:
+                await host.close()
         return EXIT_OK
 
     return _run_async(serve(), stopped=EXIT_OK)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -27,12 +28,14 @@ from app.routine.validation import validate_document
 from app.settings import Settings
 from app.store import NotFound, Store
 from app.store.repository import CredentialInfo
+from app.triggers import ActiveRoutine, WebhookOptions
 from app.vault import Vault, VaultError
 from app.vault import validate as validate_credential
 
 if TYPE_CHECKING:  # Temporal loads only when the engine is used (a faster window)
     from app.engine.connection import ConnectionOptions
     from app.engine.session import EngineSession, Started
+    from app.triggers.host import TriggerHost
 
 log = logging.getLogger(__name__)
 
@@ -260,32 +263,80 @@ class Kianax:
 
     # Triggers
 
-    async def activate(self, routine_id: str) -> str:
-        """Register the routine's trigger with its current version; the state is stored."""
+    async def activate(self, routine_id: str, engine: EngineSession | None = None) -> str:
+        """Register the routine's trigger with its current version; the state is stored.
+
+        Cron triggers become Temporal Schedules (on ``engine``, or a short connection);
+        webhook, event and file triggers are served by whichever Kianax process hosts
+        triggers (the app, ``kianax worker --triggers``), which follows the store.
+        """
         from app.engine import schedules
 
         document, version = self.store.routine(routine_id)
         routine = self.validated(LoadedRoutine(document, version, routine_id))
-        if routine.trigger.type != "cron":
-            raise UserError(f"{routine_id} has a {routine.trigger.type} trigger; only cron "
-                            "triggers can be activated in this version")
-        async with self.engine(worker=False) as engine:
-            await schedules.upsert(engine.client, dump_routine(routine), version,
-                                   engine.task_queue)
+        kind = routine.trigger.type
+        if kind == "manual":
+            raise UserError(f"{routine_id} has a manual trigger: there is nothing to activate; "
+                            "give it a cron, webhook, event or file trigger, or use Run Now")
+        describe = self._check_local_trigger(routine) if kind != "cron" else \
+            f"cron {routine.trigger.options['schedule']}"
+        if kind == "cron" or self.is_active(routine_id):  # a cron schedule to create or drop
+            async with self._engine_or(engine) as session:
+                if kind == "cron":
+                    await schedules.upsert(session.client, dump_routine(routine), version,
+                                           session.task_queue)
+                else:
+                    await schedules.delete(session.client, routine_id)
         self.store.set_active(routine_id, True)
-        return f"{routine_id} v{version}: cron {routine.trigger.options['schedule']}"
+        return f"{routine_id} v{version}: {describe}"
+
+    def _check_local_trigger(self, routine: Routine) -> str:
+        """Refuse a webhook, event or file trigger that cannot work; describe one that can."""
+        options = routine.trigger.options
+        if routine.trigger.type == "webhook":
+            path = options["path"].strip("/")
+            if not path:
+                raise UserError("the webhook path is empty; give it one, e.g. \"orders\"")
+            name = options.get("credential")
+            info = self.store.credential(name) if name else None
+            if info is None or info.kind != "webhook_secret":
+                raise UserError(
+                    "a webhook trigger needs a signing secret: add one with `kianax credential "
+                    f"add {name or 'NAME'} --kind webhook_secret` and set the trigger's "
+                    "credential to its name")
+            for other_id, (other, _) in self.store.active_routines().items():
+                trigger = other.get("trigger") or {}
+                if other_id != routine.id and trigger.get("type") == "webhook" and \
+                        str(trigger.get("path", "")).strip("/") == path:
+                    raise UserError(f"active routine {other_id} already listens at "
+                                    f"/hooks/{path}; choose another path")
+            return f"webhook {self.webhook_options().url(path)}"
+        if routine.trigger.type == "file":
+            folder = Path(os.path.expandvars(options["path"])).expanduser()
+            if not folder.is_dir():
+                raise UserError(f"the watched folder {folder} does not exist; create it first")
+            return f"files {options.get('pattern') or '*'} in {folder}"
+        return f"event check every {options['every_s']:g} s"
+
+    def _engine_or(self, engine: EngineSession | None) -> Any:
+        return contextlib.nullcontext(engine) if engine is not None else \
+            self.engine(worker=False)
 
     def is_active(self, routine_id: str) -> bool:
         return routine_id in self.store.active_routines()
 
-    async def deactivate(self, routine_id: str) -> bool:
+    async def deactivate(self, routine_id: str, engine: EngineSession | None = None) -> bool:
         """Remove the routine's trigger registration; False when none was registered."""
         from app.engine import schedules
 
-        self.store.routine(routine_id)
-        async with self.engine(worker=False) as engine:
-            removed = await schedules.delete(engine.client, routine_id)
+        document, _ = self.store.routine(routine_id)
+        was_active = self.is_active(routine_id)
+        removed = was_active
+        if (document.get("trigger") or {}).get("type") == "cron":
+            async with self._engine_or(engine) as session:
+                removed = await schedules.delete(session.client, routine_id)
         self.store.set_active(routine_id, False)
+        self.store.save_trigger_state(routine_id, None)
         return removed
 
     async def reconcile(self, engine: EngineSession) -> tuple[list[str], list[str]]:
@@ -297,8 +348,62 @@ class Kianax:
                   if (doc.get("trigger") or {}).get("type") == "cron"}
         return await schedules.reconcile(engine.client, active, engine.task_queue)
 
+    def webhook_options(self) -> WebhookOptions:
+        s = self.settings
+        return WebhookOptions(s.webhook_host, s.webhook_port, s.webhook_max_bytes,
+                              s.webhook_rate_per_s, s.webhook_burst)
+
+    def trigger_host(self, engine: EngineSession,
+                     on_run: Callable[[str, str], None] | None = None) -> TriggerHost:
+        """Webhook, event and file triggers of the active routines, starting runs on
+        ``engine``. ``on_run(routine_id, run_id)`` hears of each run a trigger starts."""
+        from app.triggers.host import TriggerHost  # aiohttp and watchfiles load when needed
+
+        return TriggerHost(self.store, self.plugins, TriggerRuns(self.store, engine, on_run),
+                           self._resolve_credential, self._webhook_secret,
+                           self.webhook_options(), self.check)
+
+    async def _webhook_secret(self, name: str) -> bytes:
+        resolved = await asyncio.to_thread(self.credentials.resolve, name)
+        if self.credentials.info(name).kind != "webhook_secret":
+            raise UserError(f"credential {name!r} is not a webhook_secret")
+        return str(resolved["fields"]["secret"]).encode()
+
     def runs(self, routine_id: str | None = None, limit: int = 50) -> list[Any]:
         return self.store.runs(routine_id, limit)
+
+
+class TriggerRuns:
+    """The triggers' launcher: starts runs on an open engine and records each in the store,
+    start and end, like runs started from the app or the CLI."""
+
+    def __init__(self, store: Store, engine: EngineSession,
+                 on_run: Callable[[str, str], None] | None = None):
+        self.store = store
+        self.engine = engine
+        self.on_run = on_run
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    async def launch(self, routine: ActiveRoutine,
+                     payload: Any) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+        run_id, outcome = await self.engine.launch(routine.document, payload, routine.version)
+        self.store.record_run_started(run_id, routine.id, routine.version, payload)
+        if self.on_run is not None:
+            self.on_run(routine.id, run_id)
+        recorded = asyncio.ensure_future(self._record(outcome, routine.version))
+        self._pending.add(recorded)
+        recorded.add_done_callback(self._pending.discard)
+        return run_id, recorded
+
+    async def close(self) -> None:
+        for pending in list(self._pending):
+            pending.cancel()
+
+    async def _record(self, outcome: asyncio.Future[dict[str, Any]],
+                      version: int) -> dict[str, Any]:
+        state = await outcome
+        self.store.record_run_state(state, version)
+        return state
 
 
 def _is_loopback(address: str) -> bool:

@@ -24,6 +24,11 @@ class Settings:
     profile: str | None = None  # a temporalio.envconfig profile
     encrypt: bool | None = None  # None: on for remote servers, off for the embedded one
     payload_key_credential: str = "payload-key"
+    webhook_host: str = "127.0.0.1"  # loopback by default: expose it through a proxy on purpose
+    webhook_port: int = 8765
+    webhook_max_bytes: int = 1_048_576
+    webhook_rate_per_s: float = 5.0  # per routine, with bursts of up to webhook_burst
+    webhook_burst: int = 10
 
     @property
     def task_queue(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,12 +12,10 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from app.plugin_api import PluginError
+from app.plugin_api.redaction import redact, secrets_in
 from app.plugin_api.registry import PluginRegistry
-from app.vault import KINDS
 
 log = logging.getLogger(__name__)
-REDACTED = "***"
-MIN_SECRET_LENGTH = 4
 CredentialResolver = Callable[[str], Awaitable[Mapping[str, Any]]]
 
 
@@ -40,14 +37,7 @@ class _Context:
 
     async def credential(self, name: str) -> Mapping[str, Any]:
         resolved = await self.resolver(name)
-        kind = resolved.get("kind")
-        public = set(KINDS[kind].public) if kind in KINDS else set()
-        self.secrets.update(str(value) for key, value in resolved.get("fields", {}).items()
-                            if key not in public and len(str(value)) >= MIN_SECRET_LENGTH)
-        if kind == "basic_auth":
-            fields = resolved["fields"]
-            token = base64.b64encode(f"{fields['username']}:{fields['password']}".encode())
-            self.secrets.add(token.decode())
+        self.secrets.update(secrets_in(resolved))
         return resolved
 
     def heartbeat(self, *details: Any) -> None:
@@ -89,18 +79,3 @@ class NodeActivities:
                 redact(f"{plugin.id} crashed: {type(exc).__name__}: {exc}", ctx.secrets),
                 {"attempt": info.attempt}, type="PluginCrash") from None
         return {"output": redact(output, ctx.secrets), "attempt": info.attempt}
-
-
-def redact(value: Any, secrets: set[str]) -> Any:
-    """``value`` with every secret replaced by ``***`` (a server may echo a token back)."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in sorted(secrets, key=len, reverse=True):
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, list):
-        return [redact(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {redact(key, secrets): redact(item, secrets) for key, item in value.items()}
-    return value

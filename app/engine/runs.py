@@ -58,15 +58,26 @@ async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = Non
             if progress["status"] in TERMINAL:
                 break
             if outcome.done():
-                closed_status = outcome.result()
-                state = await handle.query("state")
-                return {**state, "status": closed_status,
-                        "error": state["error"] or {"message": f"the run was {closed_status} "
-                                                    "outside Kianax", "node": None}}
+                return await _closed_state(handle, outcome.result())
             await asyncio.wait([outcome], timeout=poll_s)
     finally:
         outcome.cancel()
     return await handle.query("state")
+
+
+async def final_state(handle: WorkflowHandle) -> dict[str, Any]:
+    """The run state once the run has ended: one long poll, no progress queries (cheap enough
+    for many runs started by triggers at once)."""
+    return await _closed_state(handle, await _wait_closed(handle))
+
+
+async def _closed_state(handle: WorkflowHandle, closed_status: str) -> dict[str, Any]:
+    state = await handle.query("state")
+    if state["status"] in TERMINAL:
+        return state
+    return {**state, "status": closed_status,
+            "error": state["error"] or {"message": f"the run was {closed_status} outside Kianax",
+                                        "node": None}}
 
 
 async def _wait_closed(handle: WorkflowHandle) -> str:

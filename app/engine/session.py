@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 from app.engine.activities import CredentialResolver, no_vault
 from app.engine.connection import DEFAULT_NAMESPACE, ConnectionOptions, connect
 from app.engine.devserver import EmbeddedServer
-from app.engine.runs import ProgressCallback, follow, start_run
+from app.engine.runs import ProgressCallback, final_state, follow, start_run
 from app.engine.worker import build_worker
 from app.paths import Paths
 from app.plugin_api.registry import PluginRegistry
@@ -109,6 +109,12 @@ class EngineSession:
         except asyncio.CancelledError:
             await asyncio.shield(handle.cancel())  # an interrupted `kianax run` stops its run
             raise
+
+    async def launch(self, document: dict[str, Any], trigger: Any,
+                     version: int | None) -> tuple[str, asyncio.Task[dict[str, Any]]]:
+        """Start a run without following its progress; the task yields its final state."""
+        handle = await self.start(document, trigger, version)
+        return handle.id, asyncio.create_task(final_state(handle))
 
     def web_url(self, run_id: str) -> str | None:
         if self.ui_url is None:

@@ -83,3 +83,14 @@ class CredentialRow(Base):
     public: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class TriggerStateRow(Base):
+    """What an event trigger remembers between checks (its last output, whether ``when`` held),
+    so a restart neither loses ``previous`` nor fires again for a condition that still holds."""
+
+    __tablename__ = "trigger_state"
+
+    routine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]

@@ -20,6 +20,7 @@ from app.store.models import (
     RoutineVersionRow,
     RunNodeRow,
     RunRow,
+    TriggerStateRow,
 )
 
 
@@ -240,6 +241,26 @@ class Store:
                                       "output": n.output, "error": n.error} for n in row.nodes},
                 "result": row.result, "error": row.error,
             }
+
+    # Trigger state
+
+    def trigger_state(self, routine_id: str) -> dict[str, Any] | None:
+        with self._session() as session:
+            row = session.get(TriggerStateRow, routine_id)
+            return None if row is None else row.state
+
+    def save_trigger_state(self, routine_id: str, state: dict[str, Any] | None) -> None:
+        """Replace the routine's trigger state; None forgets it (on deactivation)."""
+        with self._session() as session:
+            row = session.get(TriggerStateRow, routine_id)
+            if state is None:
+                if row is not None:
+                    session.delete(row)
+            elif row is None:
+                session.add(TriggerStateRow(routine_id=routine_id, state=state,
+                                            updated_at=_now()))
+            else:
+                row.state, row.updated_at = state, _now()
 
     # Credentials (secrets are the vault's business, never stored here)
 

@@ -1,0 +1,45 @@
+"""Scrubbing resolved secrets from what a plugin call returns or raises.
+
+A server may echo a token back in a body or an error message; whatever leaves a
+plugin call (workflow history, the store, logs) goes through :func:`redact` first.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from app.vault import KINDS
+
+REDACTED = "***"
+MIN_SECRET_LENGTH = 4
+
+
+def secrets_in(resolved: Mapping[str, Any]) -> set[str]:
+    """The secret strings of a resolved credential (``{"kind", "fields"}``), including the
+    encoded forms a plugin derives from them (a Basic auth token)."""
+    kind = resolved.get("kind")
+    public = set(KINDS[kind].public) if kind in KINDS else set()
+    fields = resolved.get("fields", {})
+    found = {str(value) for key, value in fields.items()
+             if key not in public and len(str(value)) >= MIN_SECRET_LENGTH}
+    if kind == "basic_auth":
+        found.add(base64.b64encode(f"{fields['username']}:{fields['password']}".encode())
+                  .decode())
+    return found
+
+
+def redact(value: Any, secrets: set[str]) -> Any:
+    """``value`` with every secret replaced by ``***``."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, list):
+        return [redact(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {redact(key, secrets): redact(item, secrets) for key, item in value.items()}
+    return value

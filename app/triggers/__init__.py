@@ -1,0 +1,61 @@
+"""Triggers that fire on this machine: webhook listener, event poller, file watcher.
+
+Cron triggers are Temporal Schedules (``app.engine.schedules``) and fire from the
+server. The ones here need a process that listens: the desktop app or
+``kianax worker --triggers``. They know nothing of Temporal; they ask a
+:class:`Launcher` to start runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+LOCAL_TYPES = ("webhook", "event", "file")
+HOOK_PREFIX = "/hooks/"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRoutine:
+    """An activated routine at the version its trigger serves."""
+
+    id: str
+    version: int
+    document: dict[str, Any]
+
+    @property
+    def trigger(self) -> dict[str, Any]:
+        return self.document.get("trigger") or {"type": "manual"}
+
+    @property
+    def name(self) -> str:
+        return self.document.get("name") or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    max_bytes: int = 1_048_576
+    rate_per_s: float = 5.0
+    burst: int = 10
+
+    def url(self, path: str) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{HOOK_PREFIX}{path}"
+
+
+class Launcher(Protocol):
+    """Starts runs for triggers. ``launch`` returns the run id and a task that yields the
+    run's final state (the webhook's ``?wait=1`` awaits it)."""
+
+    async def launch(self, routine: ActiveRoutine,
+                     payload: Any) -> tuple[str, asyncio.Future[dict[str, Any]]]: ...
+
+    async def close(self) -> None:
+        """Stop waiting for the runs it started (they go on in Temporal)."""
+
+
+class TriggerUnavailable(RuntimeError):
+    """A trigger could not start listening (a port in use, a folder missing)."""

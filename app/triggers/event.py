@@ -1,0 +1,142 @@
+"""Event triggers: every ``every_s`` seconds call the ``check`` plugin in-process, evaluate
+``when`` over ``check`` (this output) and ``previous`` (the last one), and start the routine
+when ``when`` turns true. Edge-triggered: no new run while it stays true.
+
+What a check remembers lives in the store, so a restart neither forgets ``previous`` nor
+fires again for a condition that still holds. Checks are scheduled by APScheduler on
+the running asyncio loop (the qasync loop in the desktop app).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from app.plugin_api import PluginError
+from app.plugin_api.redaction import redact, secrets_in
+from app.plugin_api.registry import PluginRegistry
+from app.routine.expressions import ExpressionError, render
+from app.store import Store
+from app.triggers import ActiveRoutine, Launcher
+
+log = logging.getLogger(__name__)
+Resolver = Callable[[str], Awaitable[Mapping[str, Any]]]
+MIN_INTERVAL_S = 1.0
+
+
+@dataclass
+class _CheckContext:
+    """The plugin context of a check; it remembers secrets it hands out to scrub them."""
+
+    resolver: Resolver
+    node_id: str = "trigger.check"
+    attempt: int = 1
+    logger: logging.Logger = log
+    secrets: set[str] = field(default_factory=set)
+
+    async def credential(self, name: str) -> Mapping[str, Any]:
+        resolved = await self.resolver(name)
+        self.secrets.update(secrets_in(resolved))
+        return resolved
+
+    def heartbeat(self, *details: Any) -> None:
+        """Checks are short; nobody listens for heartbeats."""
+
+
+class CheckFailed(RuntimeError):
+    pass
+
+
+async def run_check(plugins: PluginRegistry, resolver: Resolver, check: Mapping[str, Any],
+                    previous: Any) -> Any:
+    """One call of the check plugin; its config may use ``{{ previous }}``."""
+    plugin = plugins.get(check.get("plugin", ""))
+    if plugin is None:
+        raise CheckFailed(f"no plugin {check.get('plugin')!r} is installed")
+    context = _CheckContext(resolver)
+    try:
+        config = render(check.get("config", {}), {"previous": previous})
+        if plugin.execute is not None:
+            return redact(await plugin.execute(context, None, config), context.secrets)
+        assert plugin.evaluate is not None
+        return plugin.evaluate(None, config, {}).output
+    except (PluginError, ExpressionError) as exc:
+        raise CheckFailed(redact(str(exc), context.secrets)) from None
+    except Exception as exc:
+        raise CheckFailed(redact(f"{plugin.id} crashed: {type(exc).__name__}: {exc}",
+                                 context.secrets)) from None
+
+
+class EventPoller:
+    def __init__(self, store: Store, plugins: PluginRegistry, resolver: Resolver,
+                 launcher: Launcher):
+        self.store = store
+        self.plugins = plugins
+        self.resolver = resolver
+        self.launcher = launcher
+        self.paused = False
+        self._routines: dict[str, ActiveRoutine] = {}
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def set_routines(self, routines: dict[str, ActiveRoutine]) -> None:
+        """Follow this set: new or changed routines are (re)scheduled and checked at once."""
+        if not self._scheduler.running:
+            self._scheduler.start()
+        for routine_id in set(self._routines) - set(routines):
+            self._scheduler.remove_job(routine_id)
+            self.store.save_trigger_state(routine_id, None)
+        for routine_id, routine in routines.items():
+            if self._routines.get(routine_id) == routine:
+                continue
+            every = max(MIN_INTERVAL_S, float(routine.trigger["every_s"]))
+            self._scheduler.add_job(
+                self.check, IntervalTrigger(seconds=every), args=[routine_id], id=routine_id,
+                replace_existing=True, max_instances=1, coalesce=True,
+                next_run_time=datetime.now(UTC), misfire_grace_time=None)
+        self._routines = dict(routines)
+
+    def next_check(self, routine_id: str) -> datetime | None:
+        job = self._scheduler.get_job(routine_id)
+        return job.next_run_time if job is not None else None
+
+    def last_error(self, routine_id: str) -> str | None:
+        return (self.store.trigger_state(routine_id) or {}).get("error")
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self._routines = {}
+
+    async def check(self, routine_id: str) -> bool:
+        """Check once; True when this check started a run."""
+        routine = self._routines.get(routine_id)
+        if routine is None or self.paused:
+            return False
+        trigger = routine.trigger
+        state = self.store.trigger_state(routine_id) or {}
+        previous = state.get("previous")
+        now = datetime.now(UTC).isoformat()
+        try:
+            output = await run_check(self.plugins, self.resolver, trigger["check"], previous)
+            held = bool(render(trigger["when"], {"check": output, "previous": previous}))
+        except (CheckFailed, ExpressionError) as exc:
+            log.warning("event check of %s failed: %s", routine_id, exc)
+            self.store.save_trigger_state(routine_id, {**state, "error": str(exc),
+                                                       "checked_at": now})
+            return False
+        fire = held and not state.get("held", False)
+        if fire:
+            try:
+                await self.launcher.launch(routine, {"check": output, "previous": previous})
+            except Exception as exc:
+                log.warning("event trigger of %s could not start a run: %s", routine_id, exc)
+                held, fire = False, False  # not consumed: the next check tries again
+        self.store.save_trigger_state(routine_id, {"previous": output, "held": held,
+                                                   "checked_at": now, "error": None})
+        return fire

@@ -1,0 +1,180 @@
+"""The trigger host: keeps webhook routes, event checks and folder watches in line with the
+store's active routines.
+
+It re-reads the store every few seconds, so a routine activated from the CLI while
+the app (or ``kianax worker --triggers``) runs is picked up without a restart; the
+app also calls :meth:`TriggerHost.refresh` right after its own changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.plugin_api.registry import PluginRegistry
+from app.routine import Problem, Routine
+from app.store import Store
+from app.triggers import (
+    LOCAL_TYPES,
+    ActiveRoutine,
+    Launcher,
+    TriggerUnavailable,
+    WebhookOptions,
+)
+from app.triggers.event import EventPoller, Resolver
+from app.triggers.files import FolderWatch
+from app.triggers.webhook import Hook, WebhookListener
+
+log = logging.getLogger(__name__)
+REFRESH_S = 3.0
+SecretOf = Callable[[str], Awaitable[bytes]]
+Validate = Callable[[Any], tuple[Routine | None, list[Problem]]]
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerStatus:
+    """One active local trigger as the tray and `kianax worker --triggers` describe it."""
+
+    routine_id: str
+    type: str
+    detail: str  # the URL, the folder, or the check interval
+    next_check: datetime | None = None
+    error: str | None = None
+
+
+class TriggerHost:
+    def __init__(self, store: Store, plugins: PluginRegistry, launcher: Launcher,
+                 resolver: Resolver, secret_of: SecretOf, webhook: WebhookOptions,
+                 validate: Validate, refresh_s: float = REFRESH_S):
+        self.store = store
+        self.launcher = launcher
+        self.secret_of = secret_of
+        self.validate = validate
+        self.refresh_s = refresh_s
+        self.webhooks = WebhookListener(launcher, webhook)
+        self.events = EventPoller(store, plugins, resolver, launcher)
+        self.watches: dict[str, FolderWatch] = {}
+        self._active: dict[str, ActiveRoutine] = {}
+        self._errors: dict[str, str] = {}
+        self._invalid: dict[str, tuple[str, str]] = {}
+        self._paused = False
+        self._lock = asyncio.Lock()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._loop_task = asyncio.create_task(self._refresh_forever(), name="trigger refresh")
+
+    async def close(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        async with self._lock:
+            self.events.stop()
+            for watch in self.watches.values():
+                await watch.stop()
+            self.watches = {}
+            await self.webhooks.stop()
+        await self.launcher.close()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused triggers do not start runs: webhooks answer 503, checks and files wait."""
+        self._paused = paused
+        self.webhooks.paused = self.events.paused = paused
+        for watch in self.watches.values():
+            watch.paused = paused
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("refreshing triggers failed")
+
+    async def refresh(self) -> None:
+        """Apply the store's active routines (only what changed is touched)."""
+        async with self._lock:
+            active: dict[str, ActiveRoutine] = {}
+            invalid: dict[str, tuple[str, str]] = {}
+            for rid, (doc, version) in self.store.active_routines().items():
+                kind = (doc.get("trigger") or {}).get("type")
+                if kind not in LOCAL_TYPES:
+                    continue
+                if self.validate(doc)[1]:  # a draft saved with problems is not served
+                    invalid[rid] = (kind, f"version {version} has problems; fix them and "
+                                    "save, or deactivate the routine")
+                else:
+                    active[rid] = ActiveRoutine(rid, version, doc)
+            if active == self._active and not self._errors and invalid == self._invalid:
+                return
+            self._errors, self._invalid = {}, invalid
+            by_type = {kind: {rid: r for rid, r in active.items() if r.trigger["type"] == kind}
+                       for kind in LOCAL_TYPES}
+            await self._apply_webhooks(by_type["webhook"])
+            self.events.set_routines(by_type["event"])
+            await self._apply_files(by_type["file"])
+            self._active = active
+            self.set_paused(self._paused)
+
+    async def _apply_webhooks(self, routines: dict[str, ActiveRoutine]) -> None:
+        hooks: dict[str, Hook] = {}
+        for rid, routine in routines.items():
+            path = routine.trigger["path"].strip("/")
+            credential = routine.trigger.get("credential")
+            if not credential:
+                self._errors[rid] = "no webhook_secret credential is set on the trigger"
+                continue
+            try:
+                hooks[path] = Hook(routine, await self.secret_of(credential))
+            except Exception as exc:
+                self._errors[rid] = str(exc)
+        self.webhooks.set_hooks(hooks)
+        if hooks and not self.webhooks.running:
+            try:
+                await self.webhooks.start()
+            except TriggerUnavailable as exc:
+                log.error("%s", exc)
+                for hook in hooks.values():
+                    self._errors[hook.routine.id] = str(exc)
+        elif not hooks and self.webhooks.running:
+            await self.webhooks.stop()
+
+    async def _apply_files(self, routines: dict[str, ActiveRoutine]) -> None:
+        for rid in list(self.watches):
+            if routines.get(rid) != self.watches[rid].routine:
+                await self.watches.pop(rid).stop()
+        for rid, routine in routines.items():
+            if rid not in self.watches:
+                self.watches[rid] = FolderWatch(routine, self.launcher)
+
+    def statuses(self) -> list[TriggerStatus]:
+        found = [TriggerStatus(rid, kind, "not served", error=message)
+                 for rid, (kind, message) in sorted(self._invalid.items())]
+        for rid, routine in sorted(self._active.items()):
+            kind = routine.trigger["type"]
+            error = self._errors.get(rid)
+            if kind == "webhook":
+                found.append(TriggerStatus(rid, kind, self.webhooks.options.url(
+                    routine.trigger["path"].strip("/")), error=error))
+            elif kind == "event":
+                found.append(TriggerStatus(
+                    rid, kind, f"checks every {routine.trigger['every_s']:g} s",
+                    self.events.next_check(rid), error or self.events.last_error(rid)))
+            else:
+                watch = self.watches.get(rid)
+                found.append(TriggerStatus(
+                    rid, kind, f"watches {watch.folder if watch else routine.trigger['path']}"
+                    f" for {routine.trigger.get('pattern') or '*'}",
+                    error=error or (watch.error if watch else None)))
+        return found

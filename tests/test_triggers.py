@@ -1,0 +1,313 @@
+"""Webhook, event and file triggers, hosted as the app and `kianax worker --triggers` host them:
+a real dev server and worker, real SQLite, real HTTP on 127.0.0.1, a real folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.engine.devserver import free_port
+from app.paths import Paths
+from app.services import Kianax, UserError
+from app.settings import Settings
+from app.triggers.host import TriggerHost
+from app.triggers.webhook import sign
+from app.vault import Vault
+from tests.helpers import LocalHTTPServer, routine, transform
+from tests.keyrings import MemoryKeyring
+
+SECRET = "whsec-correct-horse-battery"
+
+
+@dataclass
+class Hosted:
+    app: Kianax
+    engine: Any
+    host: TriggerHost
+    started: list[tuple[str, str]]
+
+    def add(self, document: dict[str, Any]) -> str:
+        version = self.app.store.save_routine(document)
+        assert version >= 1
+        return document["id"]
+
+    async def activate(self, routine_id: str) -> str:
+        message = await self.app.activate(routine_id, self.engine)
+        await self.host.refresh()
+        return message
+
+    def url(self, path: str) -> str:
+        return self.app.webhook_options().url(path)
+
+    async def wait_runs(self, routine_id: str, count: int, timeout: float = 30) -> list[Any]:
+        """The routine's recorded runs once ``count`` of them have ended."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            runs = self.app.store.runs(routine_id, limit=1000)
+            ended = [r for r in runs if r.status != "running"]
+            if len(ended) >= count or asyncio.get_running_loop().time() > deadline:
+                return ended
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def hosted(tmp_path: Path, temporal: Any) -> AsyncIterator[Hosted]:
+    paths = Paths(tmp_path / "data", tmp_path / "config", tmp_path / "logs").ensure()
+    Settings(server=temporal.info.address, workspace=f"trig-{os.getpid()}-{tmp_path.name[-10:]}"
+             .replace("_", "-"), webhook_port=free_port(), webhook_rate_per_s=5,
+             webhook_burst=10).save(paths.settings)
+    app = Kianax(paths, vault=Vault(MemoryKeyring()))
+    app.credentials.add("hook-key", "webhook_secret", {}, {"secret": SECRET})
+    started: list[tuple[str, str]] = []
+    async with app.engine() as engine:
+        host = app.trigger_host(engine, on_run=lambda rid, run: started.append((rid, run)))
+        await host.start()
+        try:
+            yield Hosted(app, engine, host, started)
+        finally:
+            await host.close()
+    app.close()
+
+
+def hook_routine(rid: str = "hook", path: str = "orders") -> dict[str, Any]:
+    echo = transform("echo", {"order": "{{ trigger.order }}", "qty": "{{ trigger.qty }}"})
+    return routine([echo],
+                   rid=rid, trigger={"type": "webhook", "path": path, "credential": "hook-key"})
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    return {"X-Kianax-Signature": sign(secret.encode(), body),
+            "Content-Type": "application/json"}
+
+
+async def test_signed_webhook_starts_a_run_with_its_payload(hosted: Hosted) -> None:
+    rid = hosted.add(hook_routine())
+    message = await hosted.activate(rid)
+    assert hosted.url("orders") in message
+    body = json.dumps({"order": "A-17", "qty": 3}).encode()
+    async with httpx.AsyncClient() as http:
+        accepted = await http.post(hosted.url("orders"), content=body, headers=signed(body))
+        assert accepted.status_code == 202, accepted.text
+        run_id = accepted.json()["run_id"]
+        waited = await http.post(hosted.url("orders") + "?wait=1", content=body,
+                                 headers=signed(body), timeout=30)
+    assert waited.status_code == 200
+    assert waited.json()["status"] == "completed"
+    assert waited.json()["result"] == {"echo": {"order": "A-17", "qty": 3}}
+    [first] = [r for r in await hosted.wait_runs(rid, 2) if r.id == run_id]
+    assert first.status == "completed"
+    state = hosted.app.store.run_state(run_id)
+    assert state["nodes"]["echo"]["output"] == {"order": "A-17", "qty": 3}
+    assert (rid, run_id) in hosted.started
+
+
+async def test_webhook_refusals_say_why(hosted: Hosted) -> None:
+    rid = hosted.add(hook_routine())
+    await hosted.activate(rid)
+    body = b'{"order": "A-1"}'
+    big = b'{"pad": "' + b"x" * (hosted.app.settings.webhook_max_bytes + 10) + b'"}'
+    async with httpx.AsyncClient() as http:
+        missing = await http.post(hosted.url("orders"), content=body)
+        wrong = await http.post(hosted.url("orders"), content=body,
+                                headers=signed(body, "not-the-secret"))
+        tampered = await http.post(hosted.url("orders"), content=b'{"order": "B-2"}',
+                                   headers=signed(body))
+        oversized = await http.post(hosted.url("orders"), content=big, headers=signed(big))
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: must stop at the limit
+            for _ in range(40):
+                yield b"y" * 65536
+
+        streamed = await http.post(hosted.url("orders"), content=chunks())
+        not_json = await http.post(hosted.url("orders"), content=b"order=A-1",
+                                   headers=signed(b"order=A-1"))
+        unknown = await http.post(hosted.url("nowhere"), content=body, headers=signed(body))
+    assert [missing.status_code, wrong.status_code, tampered.status_code] == [401, 401, 401]
+    assert "X-Kianax-Signature" in missing.json()["error"]
+    assert oversized.status_code == 413 and streamed.status_code == 413
+    assert not_json.status_code == 400 and "not JSON" in not_json.json()["error"]
+    assert unknown.status_code == 404
+    assert hosted.app.store.runs(rid) == []
+
+
+async def test_deactivated_webhook_is_gone_and_the_listener_stops(hosted: Hosted) -> None:
+    rid = hosted.add(hook_routine())
+    await hosted.activate(rid)
+    body = b"{}"
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(hosted.url("orders"), content=body,
+                                headers=signed(body))).status_code == 202
+        await hosted.app.deactivate(rid, hosted.engine)
+        await hosted.host.refresh()
+        with pytest.raises(httpx.ConnectError):
+            await http.post(hosted.url("orders"), content=body, headers=signed(body))
+
+
+async def test_webhook_flood_is_rate_limited_and_every_accepted_run_completes(
+        hosted: Hosted) -> None:
+    rid = hosted.add(hook_routine())
+    await hosted.activate(rid)
+    body = json.dumps({"order": "flood", "qty": 1}).encode()
+    headers = signed(body)
+    limits = httpx.Limits(max_connections=20)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        async def post() -> httpx.Response:
+            return await http.post(hosted.url("orders"), content=body, headers=headers)
+
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        replies: list[httpx.Response] = []
+        for _ in range(30):  # 300 requests spread over about 3 s
+            replies += await asyncio.gather(*(post() for _ in range(10)))
+            await asyncio.sleep(max(0.0, began + len(replies) / 100 - loop.time()))
+        statuses = [r.status_code for r in replies]
+        after = await http.post(hosted.url("orders"), content=body, headers=headers)
+    assert len(statuses) == 300 and loop.time() - began < 6
+    assert set(statuses) == {202, 429}, set(statuses)
+    accepted = [r.json()["run_id"] for r in replies if r.status_code == 202]
+    assert 10 <= len(accepted) <= 40, len(accepted)
+    assert after.status_code in (202, 429)  # the listener is still up
+    ended = await hosted.wait_runs(rid, len(accepted), timeout=60)
+    by_id = {r.id: r.status for r in ended}
+    assert all(by_id.get(run_id) == "completed" for run_id in accepted), by_id
+
+
+async def test_webhook_activation_refuses_what_cannot_work(hosted: Hosted) -> None:
+    no_secret = hook_routine("no-secret", "a")
+    del no_secret["trigger"]["credential"]
+    hosted.add(no_secret)
+    with pytest.raises(UserError, match="needs a signing secret"):
+        await hosted.app.activate("no-secret", hosted.engine)
+    hosted.add(hook_routine("first", "same"))
+    hosted.add(hook_routine("second", "same"))
+    await hosted.activate("first")
+    with pytest.raises(UserError, match="first already listens at /hooks/same"):
+        await hosted.app.activate("second", hosted.engine)
+    assert not hosted.app.is_active("second")
+
+
+@pytest.fixture
+def quote_server() -> Any:
+    """A quote service whose price the test moves; it counts every check."""
+    prices = {"now": 120.0}
+    server = LocalHTTPServer(routes={"/quote": lambda _n, _q: (200, {"price": prices["now"]})})
+    server.start()
+    yield server, prices
+    server.stop()
+
+
+async def wait_checks(server: LocalHTTPServer, more: int, timeout: float = 20) -> None:
+    target = server.calls["/quote"] + more
+    deadline = asyncio.get_running_loop().time() + timeout
+    while server.calls["/quote"] < target:
+        assert asyncio.get_running_loop().time() < deadline, "the event check stopped"
+        await asyncio.sleep(0.05)
+
+
+async def test_event_trigger_fires_once_per_drop_below_the_threshold(
+        hosted: Hosted, quote_server: Any) -> None:
+    server, prices = quote_server
+    document = routine([transform("alert", "dropped to {{ trigger.check.body.price }} from "
+                                  "{{ trigger.previous.body.price }}")], rid="dip",
+                       trigger={"type": "event", "every_s": 1,
+                                "check": {"plugin": "http.request",
+                                          "config": {"url": f"{server.url}/quote"}},
+                                "when": "{{ check.body.price < 100 }}"})
+    rid = hosted.add(document)
+    assert "every 1 s" in await hosted.activate(rid)
+    await wait_checks(server, 2)
+    assert hosted.app.store.runs(rid) == []
+
+    prices["now"] = 90.0
+    [first] = await hosted.wait_runs(rid, 1)
+    assert hosted.app.store.run_state(first.id)["result"] == {"alert": "dropped to 90.0 from 120.0"}
+    await wait_checks(server, 3)  # staying low starts nothing
+    assert len(hosted.app.store.runs(rid)) == 1
+
+    prices["now"] = 130.0
+    await wait_checks(server, 2)
+    prices["now"] = 80.0
+    runs = await hosted.wait_runs(rid, 2)
+    await wait_checks(server, 2)
+    assert len(hosted.app.store.runs(rid)) == 2
+    assert hosted.app.store.run_state(runs[0].id)["result"] == {
+        "alert": "dropped to 80.0 from 130.0"}
+    assert hosted.app.store.trigger_state(rid)["held"] is True
+
+
+async def test_event_trigger_remembers_across_a_restart(hosted: Hosted, quote_server: Any,
+                                                        tmp_path: Path) -> None:
+    """A condition that already held before a restart does not fire again after it."""
+    server, prices = quote_server
+    prices["now"] = 50.0
+    rid = hosted.add(routine([transform("alert", "low")], rid="low", trigger={
+        "type": "event", "every_s": 1, "when": "{{ check.body.price < 100 }}",
+        "check": {"plugin": "http.request", "config": {"url": f"{server.url}/quote"}}}))
+    await hosted.activate(rid)
+    await hosted.wait_runs(rid, 1)
+    await hosted.host.close()
+    host = hosted.app.trigger_host(hosted.engine)
+    await host.start()
+    try:
+        await wait_checks(server, 2)
+    finally:
+        await host.close()
+    assert len(hosted.app.store.runs(rid)) == 1
+
+
+async def test_event_check_failure_is_reported_not_fatal(hosted: Hosted) -> None:
+    port = free_port()  # nothing listens there
+    rid = hosted.add(routine([transform("alert", "x")], rid="dead", trigger={
+        "type": "event", "every_s": 1, "when": "{{ check.status == 200 }}",
+        "check": {"plugin": "http.request", "config": {"url": f"http://127.0.0.1:{port}/q"}}}))
+    await hosted.activate(rid)
+    for _ in range(100):
+        [status] = hosted.host.statuses()
+        if status.error:
+            break
+        await asyncio.sleep(0.1)
+    assert status.type == "event" and "127.0.0.1" in status.error
+    assert hosted.app.store.runs(rid) == []
+
+
+async def test_file_written_slowly_starts_exactly_one_run_once_complete(
+        hosted: Hosted, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "old.csv").write_text("there before\n")
+    rid = hosted.add(routine([transform("got", "{{ trigger.name }} {{ trigger.size }}")],
+                             rid="inbox", trigger={"type": "file", "path": str(inbox),
+                                                   "pattern": "*.csv"}))
+    assert "*.csv" in await hosted.activate(rid)
+    await asyncio.sleep(0.5)  # the watch is set up
+    (inbox / "notes.txt").write_text("not a csv\n")
+    (inbox / "old.csv").write_text("changed, but not new\n")
+    target = inbox / "orders.csv"
+    with target.open("w") as out:
+        for line in range(8):
+            out.write(f"{line},item-{line}\n" * 50)
+            out.flush()
+            await asyncio.sleep(0.4)
+    finished = asyncio.get_running_loop().time()
+    size = target.stat().st_size
+    [run] = await hosted.wait_runs(rid, 1)
+    assert asyncio.get_running_loop().time() - finished >= 1.0
+    await asyncio.sleep(2.5)
+    assert [r.id for r in hosted.app.store.runs(rid)] == [run.id]
+    state = hosted.app.store.run_state(run.id)
+    assert state["result"] == {"got": f"orders.csv {size}"}
+
+
+async def test_file_trigger_refuses_a_missing_folder(hosted: Hosted, tmp_path: Path) -> None:
+    rid = hosted.add(routine([transform("got", "x")], rid="nofolder",
+                             trigger={"type": "file", "path": str(tmp_path / "absent")}))
+    with pytest.raises(UserError, match="does not exist"):
+        await hosted.app.activate(rid, hosted.engine)
