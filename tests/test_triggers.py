@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,7 @@ from app.triggers.webhook import sign
 from app.vault import Vault
 from tests.helpers import LocalHTTPServer, routine, transform
 from tests.keyrings import MemoryKeyring
+from tests.test_cli import kianax, write
 
 SECRET = "whsec-correct-horse-battery"
 
@@ -311,3 +316,50 @@ async def test_file_trigger_refuses_a_missing_folder(hosted: Hosted, tmp_path: P
                              trigger={"type": "file", "path": str(tmp_path / "absent")}))
     with pytest.raises(UserError, match="does not exist"):
         await hosted.app.activate(rid, hosted.engine)
+
+
+def test_headless_worker_serves_webhooks_of_active_routines(tmp_path: Path, temporal: Any,
+                                                            secret_service: Any) -> None:
+    """`kianax worker --triggers` is all a server needs: no desktop, same store and vault."""
+    home = tmp_path / "home"
+    paths = Paths(home / "data", home / "config", home / "logs").ensure()
+    port = free_port()
+    Settings(server=temporal.info.address,
+             workspace=f"headless-{os.getpid()}-{tmp_path.name[-10:]}".replace("_", "-")
+             ).save(paths.settings)
+    assert kianax("credential", "add", "hook-key", "--kind", "webhook_secret", home=home,
+                  stdin=SECRET).returncode == 0
+    first = write(tmp_path / "a.json", hook_routine("first", "a"))
+    second = write(tmp_path / "b.json", hook_routine("second", "b"))
+    for path in (first, second):
+        assert kianax("import", str(path), home=home).returncode == 0
+    activated = kianax("activate", "first", home=home)
+    assert f"http://127.0.0.1:{port}/hooks/a" not in activated.stdout  # saved port: 8765
+    assert "/hooks/a" in activated.stdout, activated.stdout + activated.stderr
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker", "--triggers", "--webhook-port", str(port)],
+        env={**os.environ, "KIANAX_HOME": str(home)}, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = [worker.stderr.readline() for _ in range(3)]
+        assert any("first: webhook" in line for line in banner), banner
+        body = b'{"order": "headless", "qty": 2}'
+        reply = httpx.post(f"http://127.0.0.1:{port}/hooks/a?wait=1", content=body,
+                           headers=signed(body), timeout=30)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["result"] == {"echo": {"order": "headless", "qty": 2}}
+
+        assert kianax("activate", "second", home=home).returncode == 0  # picked up live
+        deadline = time.monotonic() + 15
+        while True:
+            reply = httpx.post(f"http://127.0.0.1:{port}/hooks/b", content=body,
+                               headers=signed(body), timeout=30)
+            if reply.status_code == 202 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert reply.status_code == 202, reply.text
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    runs = json.loads(kianax("runs", "--json", home=home).stdout)
+    assert {r["routine_id"] for r in runs} == {"first", "second"}
