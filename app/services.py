@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,21 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveView:
+    """An active routine as the tray shows it: when it runs next and how it last went."""
+
+    routine_id: str
+    name: str
+    trigger: str
+    detail: str
+    next_run: datetime | None
+    last_status: str | None
+    last_at: datetime | None
+    paused: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LoadedRoutine:
     document: dict[str, Any]
     version: int | None  # None when read from a file rather than the store
@@ -110,6 +126,12 @@ class Kianax:
 
     def close(self) -> None:
         self.store.close()
+
+    def remember(self, **changes: Any) -> None:
+        """Save these settings fields, and only them (not a command line's one-off flags)."""
+        dataclasses.replace(Settings.load(self.paths.settings), **changes) \
+            .save(self.paths.settings)
+        self.settings = dataclasses.replace(self.settings, **changes)
 
     # Routines
 
@@ -348,6 +370,58 @@ class Kianax:
                   if (doc.get("trigger") or {}).get("type") == "cron"}
         return await schedules.reconcile(engine.client, active, engine.task_queue)
 
+    async def overview(self, engine: EngineSession | None,
+                       host: TriggerHost | None) -> list[ActiveView]:
+        """Every active routine with its next run, last status and any trigger problem."""
+        from app.engine import schedules
+
+        local = {status.routine_id: status for status in (host.statuses() if host else [])}
+        views = []
+        for rid, (document, _) in sorted(self.store.active_routines().items()):
+            trigger = document.get("trigger") or {}
+            kind = trigger.get("type", "manual")
+            latest = self.store.runs(rid, 1)
+            last_status, last_at = (latest[0].status, latest[0].started_at.replace(tzinfo=UTC)) \
+                if latest else (None, None)
+            next_run, error = None, None
+            paused = bool(host and host.paused)
+            detail = local[rid].detail if rid in local else kind
+            if kind == "cron":
+                detail = f"cron {trigger.get('schedule')}"
+                if engine is None or engine.client is None:
+                    error = "the engine is not running"
+                else:
+                    try:
+                        view = await schedules.describe(engine.client, rid)
+                    except Exception as exc:
+                        error = f"its schedule cannot be read: {exc}"
+                    else:
+                        paused = view.paused
+                        next_run = None if paused else next(iter(view.next_runs), None)
+                        run = view.last_run
+                        if run is not None and (last_at is None or run.started_at > last_at):
+                            last_status, last_at = run.status, run.started_at
+            elif rid in local:
+                next_run, error = local[rid].next_check, local[rid].error
+            elif host is None:
+                error = "triggers are served while Kianax runs"
+            views.append(ActiveView(rid, document.get("name") or rid, kind, detail, next_run,
+                                    last_status, last_at, paused, error))
+        return views
+
+    async def set_all_paused(self, paused: bool, engine: EngineSession | None,
+                             host: TriggerHost | None) -> None:
+        """Pause all (tray): every active cron schedule, and the local triggers; remembered."""
+        from app.engine import schedules
+
+        if host is not None:
+            host.set_paused(paused)
+        self.remember(triggers_paused=paused)
+        if engine is not None and engine.client is not None:
+            for rid, (document, _) in self.store.active_routines().items():
+                if (document.get("trigger") or {}).get("type") == "cron":
+                    await schedules.set_paused(engine.client, rid, paused)
+
     def webhook_options(self) -> WebhookOptions:
         s = self.settings
         return WebhookOptions(s.webhook_host, s.webhook_port, s.webhook_max_bytes,
@@ -359,9 +433,11 @@ class Kianax:
         ``engine``. ``on_run(routine_id, run_id)`` hears of each run a trigger starts."""
         from app.triggers.host import TriggerHost  # aiohttp and watchfiles load when needed
 
-        return TriggerHost(self.store, self.plugins, TriggerRuns(self.store, engine, on_run),
+        host = TriggerHost(self.store, self.plugins, TriggerRuns(self.store, engine, on_run),
                            self._resolve_credential, self._webhook_secret,
                            self.webhook_options(), self.check)
+        host.set_paused(self.settings.triggers_paused)
+        return host
 
     async def _webhook_secret(self, name: str) -> bytes:
         resolved = await asyncio.to_thread(self.credentials.resolve, name)

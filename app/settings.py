@@ -29,6 +29,8 @@ class Settings:
     webhook_max_bytes: int = 1_048_576
     webhook_rate_per_s: float = 5.0  # per routine, with bursts of up to webhook_burst
     webhook_burst: int = 10
+    triggers_paused: bool = False  # Pause all (tray): schedules paused, local triggers idle
+    tray_notice_shown: bool = False  # "Kianax keeps running in the tray" was said once
 
     @property
     def task_queue(self) -> str:

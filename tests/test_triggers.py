@@ -22,6 +22,7 @@ from app.engine.devserver import free_port
 from app.paths import Paths
 from app.services import Kianax, UserError
 from app.settings import Settings
+from app.triggers import curl_example
 from app.triggers.host import TriggerHost
 from app.triggers.webhook import sign
 from app.vault import Vault
@@ -363,3 +364,20 @@ def test_headless_worker_serves_webhooks_of_active_routines(tmp_path: Path, temp
         assert worker.wait(timeout=30) == 0
     runs = json.loads(kianax("runs", "--json", home=home).stdout)
     assert {r["routine_id"] for r in runs} == {"first", "second"}
+
+
+async def test_the_curl_example_shown_to_users_really_works(hosted: Hosted) -> None:
+    rid = hosted.add(hook_routine())
+    await hosted.activate(rid)
+    script = curl_example(hosted.url("orders"), "hook-key").replace(
+        "paste-the-webhook-secret", SECRET)
+    script = script.replace("""BODY='{"hello": "world"}'""",
+                            """BODY='{"order": "from-curl", "qty": 1}'""")
+    shell = await asyncio.create_subprocess_exec("bash", "-c", script,
+                                                 stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(shell.communicate(), 60)
+    assert shell.returncode == 0, err.decode()
+    reply = json.loads(out)
+    assert reply["status"] == "completed", reply
+    assert reply["result"] == {"echo": {"order": "from-curl", "qty": 1}}

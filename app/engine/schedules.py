@@ -11,6 +11,8 @@ from typing import Any
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionResult,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleOverlapPolicy,
@@ -19,6 +21,7 @@ from temporalio.client import (
     ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
+    WorkflowExecutionStatus,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -40,6 +43,23 @@ def schedule_id(routine_id: str) -> str:
     return f"{PREFIX}{routine_id}"
 
 
+STATUS = {
+    WorkflowExecutionStatus.RUNNING: "running",
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.TIMED_OUT: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "cancelled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    run_id: str
+    started_at: datetime
+    status: str
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleView:
     routine_id: str
@@ -48,6 +68,7 @@ class ScheduleView:
     paused: bool
     next_runs: tuple[datetime, ...]
     recent_runs: int
+    last_run: LastRun | None
 
 
 def _schedule(document: dict[str, Any], version: int | None, task_queue: str) -> Schedule:
@@ -129,7 +150,26 @@ async def describe(client: Client, routine_id: str) -> ScheduleView:
         paused=description.schedule.state.paused,
         next_runs=tuple(description.info.next_action_times[:5]),
         recent_runs=len(description.info.recent_actions),
+        last_run=await _last_run(client, description.info.recent_actions),
     )
+
+
+async def _last_run(client: Client, actions: list[ScheduleActionResult]) -> LastRun | None:
+    """How the schedule's newest run is doing (the schedule itself only knows it started)."""
+    if not actions:
+        return None
+    newest = actions[-1]
+    started = newest.action
+    if not isinstance(started, ScheduleActionExecutionStartWorkflow):
+        return None
+    try:
+        status = (await client.get_workflow_handle(
+            started.workflow_id, run_id=started.first_execution_run_id).describe()).status
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        status = None  # gone with the namespace's retention
+    return LastRun(started.workflow_id, newest.started_at, STATUS.get(status, "unknown"))
 
 
 async def existing_ids(client: Client) -> set[str]:

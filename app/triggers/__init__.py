@@ -46,6 +46,19 @@ class WebhookOptions:
         return f"http://{host}:{self.port}{HOOK_PREFIX}{path}"
 
 
+def curl_example(url: str, credential: str | None) -> str:
+    """A ready-to-paste shell snippet that signs a JSON body and posts it (bash, openssl,
+    curl). The secret is not in it: Kianax never shows a secret once stored."""
+    return "\n".join((
+        f"# the secret you stored as credential {credential or 'NAME'!r} (never shown here)",
+        "SECRET='paste-the-webhook-secret'",
+        "BODY='{\"hello\": \"world\"}'",
+        "SIG=$(printf '%s' \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | sed 's/^.*= //')",
+        f"curl -sS -X POST '{url}?wait=1' -H 'Content-Type: application/json' \\",
+        "     -H \"X-Kianax-Signature: sha256=$SIG\" --data-binary \"$BODY\"",
+    )) + "\n"
+
+
 class Launcher(Protocol):
     """Starts runs for triggers. ``launch`` returns the run id and a task that yields the
     run's final state (the webhook's ``?wait=1`` awaits it)."""

@@ -1,0 +1,194 @@
+"""The tray icon: what is scheduled next, what failed, and a menu to act on it.
+
+Its look sums up the active routines (all fine, a run in progress, a failure, paused);
+the main window feeds it :class:`~app.services.ActiveView` rows and listens to its
+signals. Without a system tray none of this shows and the app works as before.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+
+from PySide6.QtCore import QByteArray, QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from app.resources import resource_dir
+from app.services import ActiveView
+
+BRAND = "#3b5bdb"
+STATES = {
+    "ok": ("#2b8a3e", "all fine"),
+    "running": ("#1c7ed6", "a run in progress"),
+    "failed": ("#e03131", "the last run failed"),
+    "paused": ("#868e96", "paused"),
+}
+STATUS_MARK = {"completed": "✓", "failed": "✗", "cancelled": "⊘", "running": "…"}
+
+
+def tray_state(views: Sequence[ActiveView], running: bool = False) -> str:
+    """One word for the whole: paused beats failed beats running beats fine."""
+    if views and all(view.paused for view in views):
+        return "paused"
+    if any(view.last_status == "failed" or view.error for view in views):
+        return "failed"
+    if running or any(view.last_status == "running" for view in views):
+        return "running"
+    return "ok"
+
+
+@functools.cache
+def tray_icon(state: str) -> QIcon:
+    """The Kianax mark with a badge in the state's colour (greyed out when paused)."""
+    colour, _ = STATES[state]
+    svg = (resource_dir() / "icons" / "kianax.svg").read_text(encoding="utf-8")
+    if state == "paused":
+        svg = svg.replace(BRAND, colour)
+    renderer = QSvgRenderer(QByteArray(svg.encode()))
+    result = QIcon()
+    for size in (16, 22, 24, 32, 48, 64):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        renderer.render(painter, QRectF(0, 0, size, size))
+        badge = size * 0.46
+        rect = QRectF(size - badge, size - badge, badge, badge).adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setBrush(QColor(colour))
+        painter.setPen(QPen(QColor("#ffffff"), max(1.0, size / 24)))
+        painter.drawEllipse(rect)
+        if state == "paused":
+            bar = rect.width() * 0.16
+            for x in (0.32, 0.56):
+                painter.fillRect(QRectF(rect.left() + rect.width() * x, rect.top()
+                                        + rect.height() * 0.28, bar, rect.height() * 0.44),
+                                 QColor("#ffffff"))
+        painter.end()
+        result.addPixmap(pixmap)
+    return result
+
+
+def when(moment: datetime | None, now: datetime | None = None) -> str:
+    """A short local time: "14:05" today, "Tue 14:05" within a week, else the date."""
+    if moment is None:
+        return ""
+    local = moment.astimezone()
+    today = (now or datetime.now().astimezone()).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if 0 < (local.date() - today).days < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def routine_line(view: ActiveView) -> str:
+    """``Name — next 14:05 · last ✓ completed`` as a menu entry says it."""
+    parts = [view.name]
+    if view.paused:
+        parts.append("paused")
+    elif view.next_run is not None:
+        parts.append(f"next {when(view.next_run)}")
+    elif view.trigger in ("webhook", "file"):
+        parts.append("on webhook" if view.trigger == "webhook" else "on new file")
+    if view.error:
+        parts.append(f"⚠ {view.error}")
+    elif view.last_status:
+        parts.append(f"last {STATUS_MARK.get(view.last_status, '')} {view.last_status}".strip())
+    return " — ".join(parts[:2]) + "".join(f" · {part}" for part in parts[2:])
+
+
+def tooltip(views: Sequence[ActiveView], state: str) -> str:
+    upcoming = sorted((v for v in views if v.next_run is not None and not v.paused),
+                      key=lambda v: v.next_run)  # type: ignore[arg-type, return-value]
+    lines = ["Kianax"]
+    if upcoming:
+        lines.append(f"Next: {upcoming[0].name} at {when(upcoming[0].next_run)}")
+    elif views:
+        lines.append(f"{len(views)} active routine(s), nothing scheduled soon")
+    else:
+        lines.append("No active routines")
+    failed = [v.name for v in views if v.last_status == "failed" or v.error]
+    if failed:
+        lines.append(f"Needs attention: {', '.join(failed)}")
+    elif state == "paused":
+        lines.append("All triggers are paused")
+    return "\n".join(lines)
+
+
+class Tray(QObject):
+    openRequested = Signal()
+    quitRequested = Signal()
+    runNowRequested = Signal(str)
+    openRoutineRequested = Signal(str)
+    pauseAllRequested = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.menu = QMenu()
+        self.icon = QSystemTrayIcon(tray_icon("ok"), self)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        self.state = "ok"
+        self.views: list[ActiveView] = []
+        self.update([])
+
+    @staticmethod
+    def available() -> bool:
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def hide(self) -> None:
+        self.icon.hide()
+
+    def notify(self, title: str, message: str) -> None:
+        self.icon.showMessage(title, message, tray_icon(self.state), 8000)
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
+                      QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.openRequested.emit()
+
+    def update(self, views: Sequence[ActiveView], running: bool = False) -> None:
+        self.views = list(views)
+        self.state = tray_state(views, running)
+        self.icon.setIcon(tray_icon(self.state))
+        self.icon.setToolTip(tooltip(views, self.state))
+        self._rebuild_menu()
+
+    def _add(self, menu: QMenu, text: str, slot: object, enabled: bool = True) -> QAction:
+        action = menu.addAction(text)
+        action.setEnabled(enabled)
+        action.triggered.connect(lambda _checked=False: slot())  # type: ignore[operator]
+        return action
+
+    def _rebuild_menu(self) -> None:
+        self.menu.clear()
+        header = self.menu.addAction(f"Kianax — {STATES[self.state][1]}")
+        header.setEnabled(False)
+        self.menu.addSeparator()
+        if not self.views:
+            self._add(self.menu, "No active routines", lambda: None, enabled=False)
+        for view in self.views:
+            sub = self.menu.addMenu(routine_line(view))
+            sub.setToolTip(view.detail)
+            self._add(sub, "Run Now", lambda rid=view.routine_id: self.runNowRequested.emit(rid))
+            self._add(sub, "Open in editor",
+                      lambda rid=view.routine_id: self.openRoutineRequested.emit(rid))
+            detail = sub.addAction(view.detail)
+            detail.setEnabled(False)
+        self.menu.addSeparator()
+        all_paused = bool(self.views) and all(view.paused for view in self.views)
+        self.pause_action = self._add(self.menu, "Pause all",
+                                      lambda: self.pauseAllRequested.emit(True),
+                                      enabled=bool(self.views) and not all_paused)
+        self.resume_action = self._add(self.menu, "Resume all",
+                                       lambda: self.pauseAllRequested.emit(False),
+                                       enabled=any(view.paused for view in self.views))
+        self.menu.addSeparator()
+        self._add(self.menu, "Open Kianax", self.openRequested.emit)
+        self._add(self.menu, "Quit", self.quitRequested.emit)
