@@ -38,8 +38,9 @@ class Library(QWidget):
         for routine in self._routines:
             if text and text not in routine.name.lower() and text not in routine.id:
                 continue
+            state = " · ● active" if routine.active else ""
             item = QListWidgetItem(f"{routine.name}\n{routine.id} · v{routine.version} · "
-                                   f"{routine.trigger_type}")
+                                   f"{routine.trigger_type}{state}")
             item.setData(ROLE_ID, routine.id)
             item.setToolTip(f"Saved {routine.updated_at:%Y-%m-%d %H:%M} UTC")
             self.list.addItem(item)

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
-from app.services import Kianax, LoadedRoutine, UserError
+from app.services import ActiveView, Kianax, LoadedRoutine, UserError
+from app.triggers import ActiveRoutine
 from app.ui.credentials_dialog import CredentialsDialog
 from app.ui.editor.editor import Editor
 from app.ui.editor.model import GraphModel
@@ -38,11 +39,14 @@ from app.ui.icons import icon
 from app.ui.inspector import Inspector
 from app.ui.library import Library
 from app.ui.palette import Palette, QuickAdd
+from app.ui.tray import Tray
 
 if TYPE_CHECKING:
     from app.engine.session import EngineSession
+    from app.triggers.host import TriggerHost
 
 log = logging.getLogger(__name__)
+OVERVIEW_REFRESH_MS = 10_000
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -61,7 +65,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.services = services
         self.engine: EngineSession | None = None
+        self.triggers: TriggerHost | None = None
         self.engine_error: str | None = None
+        self.active_views: list[ActiveView] = []
         self.version: int | None = None
         self.last_run: dict[str, Any] | None = None
         self.running = False
@@ -108,6 +114,18 @@ class MainWindow(QMainWindow):
         self.problems.itemActivated.connect(self._problem_activated)
         self.refresh_library()
         self.new_routine(ask=False)
+
+        self.tray = Tray(self)
+        self.tray.openRequested.connect(self.bring_to_front)
+        self.tray.quitRequested.connect(self.request_quit)
+        self.tray.runNowRequested.connect(lambda rid: self.spawn(self.run_detached(rid)))
+        self.tray.openRoutineRequested.connect(self._open_from_tray)
+        self.tray.pauseAllRequested.connect(lambda paused: self.spawn(self.pause_all(paused)))
+        if Tray.available():
+            self.tray.show()
+        self.overview_timer = QTimer(self)
+        self.overview_timer.setInterval(OVERVIEW_REFRESH_MS)
+        self.overview_timer.timeout.connect(lambda: self.spawn(self.refresh_overview()))
 
     def _dock(self, title: str, widget: Any, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -176,11 +194,22 @@ class MainWindow(QMainWindow):
                      "Embedded engine, a Temporal server, or Temporal Cloud")
         self._action("C&redentials…", self.show_credentials, None, settings,
                      "Secrets kept in the OS keyring")
+        self._action("&Webhooks…", self.show_webhooks, None, settings,
+                     "Where the webhook listener runs, and how to call each webhook")
 
         run = bar.addMenu("&Run")
         self.run_action = self._action("Run &Now", self.run_now, "F5", run,
                                        "Run the open routine on the engine")
         self.run_action.setIcon(icon("run", "#2b8a3e"))
+        self.active_action = QAction("Active", self)
+        self.active_action.setCheckable(True)
+        self.active_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.active_action.setIcon(icon("schedule", "#1c7ed6"))
+        self.active_action.setStatusTip("Activate the saved routine's trigger (cron, webhook, "
+                                        "event or file), or deactivate it")
+        self.active_action.triggered.connect(
+            lambda checked: self.set_active(self.editor.routine.id, checked))
+        run.addAction(self.active_action)
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
 
@@ -191,11 +220,14 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.run_action)
+        toolbar.addAction(self.active_action)
         self.addToolBar(toolbar)
 
         for text, slot in (("Open", lambda: self.open_routine(self.library.current_id())),
                            ("Duplicate", self.duplicate_routine),
                            ("Rename…", self.rename_routine),
+                           ("Activate", lambda: self._library_set_active(True)),
+                           ("Deactivate", lambda: self._library_set_active(False)),
                            ("Delete…", self.delete_routine),
                            ("Export…", self.export_file)):
             self.library.list.addAction(self._action(text, slot))
@@ -204,6 +236,19 @@ class MainWindow(QMainWindow):
 
     def refresh_library(self) -> None:
         self.library.set_routines(self.services.store.routines(), self.editor.routine.id)
+        self._update_active_action()
+
+    def _update_active_action(self) -> None:
+        """The toggle reflects the open routine: only a saved one with a trigger to serve."""
+        routine_id = self.editor.routine.id
+        stored = self.version is not None and self.services.store.has_routine(routine_id)
+        kind = self.editor.routine.trigger.type
+        self.active_action.setEnabled(stored and kind != "manual")
+        self.active_action.setChecked(stored and self.services.is_active(routine_id))
+        self.active_action.setToolTip(
+            "Give the routine a trigger (Inspector, with nothing selected) to activate it"
+            if kind == "manual" else f"Activate its {kind} trigger" if stored
+            else "Save the routine first")
 
     def _confirm_discard(self) -> bool:
         if self.editor.undo_stack.isClean():
@@ -244,6 +289,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.view.fit)  # once the window has its final size
         self.refresh_library()
         self._update_title()
+        self._update_active_action()
 
     def save(self) -> None:
         self.version = self.services.save(self.editor.routine)
@@ -259,9 +305,45 @@ class MainWindow(QMainWindow):
     async def _update_trigger(self, routine_id: str) -> None:
         """An active routine's trigger follows each saved version."""
         try:
-            await self.services.activate(routine_id)
+            await self.services.activate(routine_id, self.engine)
         except (UserError, RoutineInvalid, RuntimeError) as exc:
             self.statusBar().showMessage(f"Saved, but its trigger was not updated: {exc}", 8000)
+        await self._triggers_changed()
+
+    def set_active(self, routine_id: str, active: bool) -> asyncio.Task[Any]:
+        """Activate or deactivate the routine's trigger (toolbar, Run menu, library menu)."""
+        return self.spawn(self._set_active(routine_id, active))
+
+    def _library_set_active(self, active: bool) -> None:
+        routine_id = self.library.current_id()
+        if routine_id:
+            self.set_active(routine_id, active)
+
+    async def _set_active(self, routine_id: str, active: bool) -> None:
+        self.active_action.setEnabled(False)
+        try:
+            if active:
+                message = f"Activated {await self.services.activate(routine_id, self.engine)}"
+                if routine_id == self.editor.routine.id and \
+                        not self.editor.undo_stack.isClean():
+                    message += " — the saved version; save again to include your changes"
+            else:
+                await self.services.deactivate(routine_id, self.engine)
+                message = f"Deactivated {routine_id}: its trigger no longer starts runs"
+        except (UserError, RoutineInvalid, KeyError, RuntimeError) as exc:
+            QMessageBox.warning(self, "Activate routine" if active else "Deactivate routine",
+                                str(exc))
+            message = ""
+        finally:
+            self.refresh_library()
+        if message:
+            self.statusBar().showMessage(message, 8000)
+        await self._triggers_changed()
+
+    async def _triggers_changed(self) -> None:
+        if self.triggers is not None:
+            await self.triggers.refresh()
+        await self.refresh_overview()
 
     def import_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import routine", "", "Routines (*.json)")
@@ -424,11 +506,99 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             log.exception("schedule reconciliation failed")
             self.statusBar().showMessage(f"Could not check the schedules: {exc}", 8000)
+        await self.start_triggers()
+        self.overview_timer.start()
+
+    async def start_triggers(self) -> None:
+        """Serve this machine's webhook, event and file triggers on the app's loop."""
+        assert self.engine is not None
+        host = self.services.trigger_host(self.engine, on_run=self._trigger_started)
+        try:
+            await host.start()
+        except Exception as exc:
+            log.exception("triggers did not start")
+            self.statusBar().showMessage(f"Triggers did not start: {exc}", 8000)
+            await host.close()
+            return
+        self.triggers = host
+        await self.refresh_overview()
+
+    async def stop_triggers(self) -> None:
+        if self.triggers is not None:
+            host, self.triggers = self.triggers, None
+            await host.close()
+
+    def _trigger_started(self, routine_id: str, run_id: str) -> None:
+        self.statusBar().showMessage(f"{routine_id}: its trigger started run {run_id}", 6000)
+        self.spawn(self.refresh_overview())
+
+    async def refresh_overview(self) -> None:
+        """Feed the tray: next runs, last statuses, trigger problems."""
+        try:
+            self.active_views = await self.services.overview(self.engine, self.triggers)
+        except Exception:
+            log.exception("reading the active routines' state failed")
+            return
+        self.tray.update(self.active_views, self.running)
+
+    async def run_detached(self, routine_id: str) -> None:
+        """Run Now from the tray: start the stored routine, follow it in the background."""
+        if self.engine is None or self.triggers is None:
+            self.tray.notify("Cannot run", self.engine_error or "The engine is still starting.")
+            return
+        try:
+            document, version = self.services.store.routine(routine_id)
+            self.services.validated(LoadedRoutine(document, version, routine_id))
+            run_id, outcome = await self.triggers.launcher.launch(
+                ActiveRoutine(routine_id, version, document), None)
+        except (UserError, RoutineInvalid, KeyError, RuntimeError) as exc:
+            self.tray.notify(f"Cannot run {routine_id}", str(exc))
+            return
+        self.statusBar().showMessage(f"Running {run_id}…", 6000)
+        await self.refresh_overview()
+        state = await outcome
+        await self.refresh_overview()
+        if state["status"] != "completed":
+            message = (state.get("error") or {}).get("message", state["status"])
+            self.tray.notify(f"{routine_id} {state['status']}", message)
+
+    async def pause_all(self, paused: bool) -> None:
+        try:
+            await self.services.set_all_paused(paused, self.engine, self.triggers)
+        except Exception as exc:
+            log.exception("pause all failed")
+            self.tray.notify("Pause all" if paused else "Resume all", str(exc))
+        self.statusBar().showMessage("All triggers paused" if paused
+                                     else "All triggers resumed", 6000)
+        await self.refresh_overview()
+
+    def bring_to_front(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def _open_from_tray(self, routine_id: str) -> None:
+        self.bring_to_front()
+        self.open_routine(routine_id)
 
     def show_credentials(self) -> CredentialsDialog:
         dialog = CredentialsDialog(self.services.credentials, self)
         dialog.open()
         return dialog
+
+    def show_webhooks(self) -> QDialog:
+        from app.ui.webhooks_dialog import WebhooksDialog
+
+        dialog = WebhooksDialog(self.services, self)
+        dialog.saved.connect(lambda: self.spawn(self.restart_triggers()))
+        dialog.open()
+        return dialog
+
+    async def restart_triggers(self) -> None:
+        """New listener settings: the old listener closes before the new one binds."""
+        await self.stop_triggers()
+        if self.engine is not None:
+            await self.start_triggers()
 
     def show_connection(self) -> QDialog:
         from app.ui.connection_dialog import ConnectionDialog  # loads Temporal's client
@@ -442,6 +612,8 @@ class MainWindow(QMainWindow):
         """Switch engines: the old worker shuts down cleanly before the new one starts."""
         while self.running:
             await asyncio.sleep(0.1)
+        self.overview_timer.stop()
+        await self.stop_triggers()
         if self.engine is not None:
             engine, self.engine = self.engine, None
             await engine.close()
@@ -449,9 +621,12 @@ class MainWindow(QMainWindow):
         await self.start_engine()
 
     async def shutdown(self) -> None:
-        """Stop the worker, then the embedded server if it is ours."""
+        """Stop the triggers, the worker, then the embedded server if it is ours."""
+        self.overview_timer.stop()
+        self.tray.hide()
         for task in list(self._tasks):
             task.cancel()
+        await self.stop_triggers()
         if self.engine is not None:
             engine, self.engine = self.engine, None
             await engine.close()
@@ -478,6 +653,7 @@ class MainWindow(QMainWindow):
         assert self.engine is not None
         self.running = True
         self.run_action.setEnabled(False)
+        self.tray.update(self.active_views, running=True)
         marks = {node.id: RunMark("pending") for node in routine.nodes}
         self.scene.set_run_marks(marks)
 
@@ -501,6 +677,7 @@ class MainWindow(QMainWindow):
         finally:
             self.running = False
             self.run_action.setEnabled(True)
+            self.tray.update(self.active_views)
         self.last_run = state
         self.inspector.last_run = state
         self._selection_changed()
@@ -511,6 +688,29 @@ class MainWindow(QMainWindow):
         self.runFinished.emit(state)
 
     # Quitting
+
+    def close_to_tray_or_quit(self) -> None:
+        """Closing the window: keep running in the tray, where there is one, so schedules
+        and triggers keep firing; without a tray, ask before stopping active routines."""
+        if self.tray.icon.isVisible():
+            self.hide()
+            if not self.services.settings.tray_notice_shown:
+                self.tray.notify("Kianax is still running",
+                                 "Schedules and triggers keep firing. Quit from the tray "
+                                 "icon's menu.")
+                self.services.remember(tray_notice_shown=True)
+            return
+        active = self.services.store.active_routines()
+        if active:
+            answer = QMessageBox.question(
+                self, "Quit Kianax?",
+                f"{len(active)} active routine(s) stop running until Kianax opens again "
+                "(cron schedules keep firing only if a `kianax worker` runs elsewhere).",
+                QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Close:
+                return
+        self.request_quit()
 
     def request_quit(self) -> None:
         if self._closing or not self._confirm_discard():
@@ -525,7 +725,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closing:
             event.ignore()
-            self.request_quit()
+            self.close_to_tray_or_quit()
             return
         self.scene.selectionChanged.disconnect(self._selection_changed)
         event.accept()

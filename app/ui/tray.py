@@ -131,9 +131,11 @@ class Tray(QObject):
         self.icon = QSystemTrayIcon(tray_icon("ok"), self)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
+        self.menu.aboutToHide.connect(self._menu_hidden)
         self.state = "ok"
         self.views: list[ActiveView] = []
-        self.update([])
+        self._stale = False
+        self._rebuild_menu()
 
     @staticmethod
     def available() -> bool:
@@ -154,11 +156,20 @@ class Tray(QObject):
             self.openRequested.emit()
 
     def update(self, views: Sequence[ActiveView], running: bool = False) -> None:
-        self.views = list(views)
-        self.state = tray_state(views, running)
-        self.icon.setIcon(tray_icon(self.state))
-        self.icon.setToolTip(tooltip(views, self.state))
-        self._rebuild_menu()
+        state = tray_state(views, running)
+        if list(views) == self.views and state == self.state and self.menu.actions():
+            return
+        self.views, self.state = list(views), state
+        self.icon.setIcon(tray_icon(state))
+        self.icon.setToolTip(tooltip(views, state))
+        if self.menu.isVisible():  # never pull the menu from under the user's pointer
+            self._stale = True
+        else:
+            self._rebuild_menu()
+
+    def _menu_hidden(self) -> None:
+        if self._stale:
+            self._rebuild_menu()
 
     def _add(self, menu: QMenu, text: str, slot: object, enabled: bool = True) -> QAction:
         action = menu.addAction(text)
@@ -167,6 +178,7 @@ class Tray(QObject):
         return action
 
     def _rebuild_menu(self) -> None:
+        self._stale = False
         self.menu.clear()
         header = self.menu.addAction(f"Kianax — {STATES[self.state][1]}")
         header.setEnabled(False)
