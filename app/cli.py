@@ -28,6 +28,7 @@ from app.paths import Paths, default_paths
 from app.resources import sample
 from app.routine import RoutineInvalid
 from app.services import Kianax, LoadedRoutine, UserError
+from app.triggers import LOCAL_TYPES, curl_example
 from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
 from app.vault import validate as validate_credential
 
@@ -491,12 +492,18 @@ def _credential(app: Kianax, args: argparse.Namespace) -> int:
 
 def cmd_activate(app: Kianax, args: argparse.Namespace) -> int:
     print(f"activated {_run_async(app.activate(args.id))}")
+    trigger = app.store.routine(args.id)[0].get("trigger") or {}
+    if trigger.get("type") in LOCAL_TYPES:
+        print("served while the Kianax app or `kianax worker --triggers` runs on this machine")
+    if trigger.get("type") == "webhook":
+        url = app.webhook_options().url(str(trigger["path"]).strip("/"))
+        print(f"\ncall it like this:\n{curl_example(url, trigger.get('credential'))}", end="")
     return EXIT_OK
 
 
 def cmd_deactivate(app: Kianax, args: argparse.Namespace) -> int:
     removed = _run_async(app.deactivate(args.id))
-    print(f"deactivated {args.id}" + ("" if removed else " (no schedule was registered)"))
+    print(f"deactivated {args.id}" + ("" if removed else " (it was not active)"))
     return EXIT_OK
 
 

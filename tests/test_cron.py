@@ -124,14 +124,20 @@ async def test_reconciliation_repairs_a_deleted_schedule(cron_home, temporal, cl
     assert await described.memo_value("cron") == "0 3 * * *"
 
 
-def test_only_cron_triggers_can_be_activated_for_now(tmp_path, temporal):
+def test_activation_refuses_what_cannot_fire_and_says_why(tmp_path, temporal):
     home = tmp_path / "home"
-    doc = routine([transform("a", 1)], rid="hook",
-                  trigger={"type": "webhook", "path": "hook"})
-    kianax("import", str(write(tmp_path / "r.json", doc)), home=home)
-    result = kianax("activate", "hook", "--server", temporal.info.address, home=home)
-    assert result.returncode == 2
-    assert "only cron triggers" in result.stderr
+    kianax("import", str(write(tmp_path / "m.json", routine([transform("a", 1)], rid="by-hand"))),
+           home=home)
+    kianax("import", str(write(tmp_path / "w.json", routine(
+        [transform("a", 1)], rid="hook", trigger={"type": "webhook", "path": "hook"}))), home=home)
+    manual = kianax("activate", "by-hand", "--server", temporal.info.address, home=home)
+    unsigned = kianax("activate", "hook", "--server", temporal.info.address, home=home)
+    assert manual.returncode == unsigned.returncode == 2
+    assert "manual trigger: there is nothing to activate" in manual.stderr
+    assert "needs a signing secret" in unsigned.stderr
+    assert "--kind webhook_secret" in unsigned.stderr
+    listed = json.loads(kianax("list", "--json", home=home).stdout)
+    assert not any(item["active"] for item in listed)
 
 
 @pytest.mark.slow

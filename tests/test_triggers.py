@@ -337,6 +337,7 @@ def test_headless_worker_serves_webhooks_of_active_routines(tmp_path: Path, temp
     activated = kianax("activate", "first", home=home)
     assert f"http://127.0.0.1:{port}/hooks/a" not in activated.stdout  # saved port: 8765
     assert "/hooks/a" in activated.stdout, activated.stdout + activated.stderr
+    assert "X-Kianax-Signature: sha256=$SIG" in activated.stdout  # the curl example
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "app", "worker", "--triggers", "--webhook-port", str(port)],
