@@ -4,13 +4,17 @@ a real dev server, real HTTP on 127.0.0.1, Qt offscreen (no tray there)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
 from app.engine import schedules
@@ -227,3 +231,52 @@ def test_closing_without_a_tray_asks_before_stopping_active_routines(qapp, tmp_p
     window.close()
     assert quits == [True]
     close_window(window)
+
+
+def test_tray_icon_really_shows_under_xvfb_with_a_tray(tmp_path):
+    """Xvfb plus trayer: a real system tray. The icon docks, closing the window keeps Kianax
+    in the tray and remembers that it said so; the screenshot is saved for a person."""
+    for tool in ("Xvfb", "trayer"):
+        assert shutil.which(tool), f"{tool} missing: apt-get install xvfb trayer"
+    read, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x480x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,),
+                            stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read) as pipe:
+        display = f":{pipe.readline().strip()}"
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype",
+                               "request", "--height", "32", "--SetDockType", "true",
+                               "--transparent", "false", "--tint", "0x333333"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "tray-xvfb.png"
+    try:
+        probe = subprocess.run([sys.executable, "-m", "tests.tray_probe", str(tmp_path / "home"),
+                                str(shot)], env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        trayer.terminate()
+        xvfb.terminate()
+        trayer.wait(10)
+        xvfb.wait(10)
+    assert probe.returncode == 0, probe.stderr
+    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert report["available"] and report["tray_visible"], report
+    x, y, width, height = report["geometry"]
+    assert width > 0 and height > 0 and y < 40, report  # docked in the top-right tray
+    assert report["state"] == "failed"
+    assert "Next: Nightly report at" in report["tooltip"]
+    assert "Needs attention: Order hook" in report["tooltip"]
+    assert report["window_visible_after_close"] is False and report["notice_remembered"]
+    image = QImage(str(shot))
+    colours = {image.pixelColor(px, py).name() for px in range(x, x + width)
+               for py in range(y, y + height)}
+    assert any(_near(colour, "#3b5bdb") for colour in colours), "the Kianax mark is not drawn"
+    assert any(_near(colour, "#e03131") for colour in colours), "the failed badge is not drawn"
+
+
+def _near(colour: str, target: str, tolerance: int = 40) -> bool:
+    a, b = QColor(colour), QColor(target)
+    return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) \
+        <= tolerance
