@@ -269,6 +269,30 @@ async def test_event_trigger_remembers_across_a_restart(hosted: Hosted, quote_se
     assert len(hosted.app.store.runs(rid)) == 1
 
 
+async def test_event_check_secrets_never_reach_the_store(hosted: Hosted,
+                                                         http_server: LocalHTTPServer) -> None:
+    """A check with a credential: the server echoes the token; `previous` keeps `***`."""
+    token = "tok-event-check-4f9a2c"
+    hosted.app.credentials.add("quotes", "bearer_token", {}, {"token": token})
+    http_server.routes["/echo"] = lambda _n, _q: (200, {
+        "auth": http_server.headers_seen[-1].get("Authorization"), "price": 10})
+    rid = hosted.add(routine([transform("alert", "{{ trigger.check.body.auth }}")],
+                             rid="echo", trigger={
+        "type": "event", "every_s": 1, "when": "{{ check.body.price < 100 }}",
+        "check": {"plugin": "http.request",
+                  "config": {"url": f"{http_server.url}/echo", "credential": "quotes"}}}))
+    await hosted.activate(rid)
+    [run] = await hosted.wait_runs(rid, 1)
+    assert http_server.headers_seen[-1]["Authorization"] == f"Bearer {token}"
+    assert hosted.app.store.trigger_state(rid)["previous"]["body"]["auth"] == "Bearer ***"
+    assert hosted.app.store.run_state(run.id)["result"] == {"alert": "Bearer ***"}
+    await hosted.host.close()
+    hosted.app.close()
+    for path in hosted.app.paths.store.parent.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), f"check secret found in {path}"
+
+
 async def test_event_check_failure_is_reported_not_fatal(hosted: Hosted) -> None:
     port = free_port()  # nothing listens there
     rid = hosted.add(routine([transform("alert", "x")], rid="dead", trigger={
@@ -363,8 +387,13 @@ def test_headless_worker_serves_webhooks_of_active_routines(tmp_path: Path, temp
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
+        log = worker.stderr.read()
     runs = json.loads(kianax("runs", "--json", home=home).stdout)
     assert {r["routine_id"] for r in runs} == {"first", "second"}
+    assert SECRET not in log + "".join(banner)
+    for path in home.rglob("*"):  # store, settings, logs: the secret lives in the keyring only
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), f"webhook secret found in {path}"
 
 
 async def test_the_curl_example_shown_to_users_really_works(hosted: Hosted) -> None:
