@@ -1,0 +1,119 @@
+"""What a webhook costs on top of starting the same run directly, measured side by side.
+
+    python -m tests.bench.bench_triggers [--repeat N] [--burst N]
+
+(a) signed POST ?wait=1 (HTTP, HMAC, launch, final state) vs engine start + final state;
+(b) signed POST answered 202 vs engine start alone;
+(c) a burst of N signed requests (rate limit lifted) until every run has ended, vs N
+    direct starts until every run has ended.
+Medians of N, A and B alternated, one dev server, one worker, one listener.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from app.engine.devserver import EmbeddedServer, free_port
+from app.paths import Paths
+from app.services import Kianax
+from app.settings import Settings
+from app.triggers.webhook import sign
+from app.vault import Vault
+from tests.helpers import routine, transform
+from tests.keyrings import MemoryKeyring
+
+SECRET = b"bench-secret"
+
+
+async def timed(factory) -> float:
+    began = time.perf_counter()
+    await factory()
+    return time.perf_counter() - began
+
+
+def report(label: str, webhook: list[float], direct: list[float]) -> None:
+    a, b = statistics.median(webhook) * 1000, statistics.median(direct) * 1000
+    print(f"{label:<44} webhook {a:7.1f} ms   direct {b:7.1f} ms   ratio {a / b:5.2f}")
+
+
+async def main(repeat: int, burst: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedServer(Path(tmp) / "engine", ui=False)
+        info = await server.start()
+        paths = Paths(Path(tmp) / "d", Path(tmp) / "c", Path(tmp) / "l").ensure()
+        Settings(server=info.address, webhook_port=free_port(), webhook_rate_per_s=1e6,
+                 webhook_burst=10**6).save(paths.settings)
+        app = Kianax(paths, vault=Vault(MemoryKeyring()))
+        app.credentials.add("bench", "webhook_secret", {}, {"secret": SECRET.decode()})
+        document = routine([transform("echo", "{{ trigger.n }}")], rid="bench",
+                           trigger={"type": "webhook", "path": "bench", "credential": "bench"})
+        version = app.store.save_routine(document)
+        try:
+            async with app.engine() as engine:
+                await app.activate("bench", engine)
+                host = app.trigger_host(engine)
+                await host.start()
+                url = app.webhook_options().url("bench")
+                body = b'{"n": 1}'
+                headers = {"X-Kianax-Signature": sign(SECRET, body)}
+                async with httpx.AsyncClient(timeout=60,
+                                             limits=httpx.Limits(max_connections=50)) as http:
+                    async def hook_wait() -> None:
+                        reply = await http.post(url + "?wait=1", content=body, headers=headers)
+                        assert reply.json()["status"] == "completed", reply.text
+
+                    async def direct_wait() -> None:
+                        _, outcome = await engine.launch(document, {"n": 1}, version)
+                        assert (await outcome)["status"] == "completed"
+
+                    async def hook_accept() -> None:
+                        assert (await http.post(url, content=body, headers=headers)
+                                ).status_code == 202
+
+                    async def direct_start() -> None:
+                        await engine.start(document, {"n": 1}, version)
+
+                    async def hook_burst() -> None:
+                        replies = await asyncio.gather(*(http.post(
+                            url, content=body, headers=headers) for _ in range(burst)))
+                        ids = [r.json()["run_id"] for r in replies]
+                        await asyncio.gather(*(engine.client.get_workflow_handle(i).result()
+                                               for i in ids))
+
+                    async def direct_burst() -> None:
+                        launched = await asyncio.gather(*(engine.launch(
+                            document, {"n": 1}, version) for _ in range(burst)))
+                        await asyncio.gather(*(outcome for _, outcome in launched))
+
+                    await hook_wait()
+                    await direct_wait()  # warm both paths
+                    pairs = {"(a) start and wait for the result": (hook_wait, direct_wait),
+                             "(b) accepted (202) vs started": (hook_accept, direct_start),
+                             f"(c) burst of {burst} until all ended": (hook_burst,
+                                                                        direct_burst)}
+                    for label, (hook, direct) in pairs.items():
+                        a, b = [], []
+                        rounds = repeat if not label.startswith("(c)") else max(3, repeat // 4)
+                        for _ in range(rounds):
+                            a.append(await timed(hook))
+                            b.append(await timed(direct))
+                        report(label, a, b)
+                await host.close()
+        finally:
+            app.close()
+            await server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=100)
+    options = parser.parse_args()
+    asyncio.run(main(options.repeat, options.burst))
