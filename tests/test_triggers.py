@@ -269,6 +269,25 @@ async def test_event_trigger_remembers_across_a_restart(hosted: Hosted, quote_se
     assert len(hosted.app.store.runs(rid)) == 1
 
 
+async def test_reactivating_an_event_trigger_starts_fresh(hosted: Hosted,
+                                                          quote_server: Any) -> None:
+    server, prices = quote_server
+    prices["now"] = 50.0
+    rid = hosted.add(routine([transform("alert", "low")], rid="again", trigger={
+        "type": "event", "every_s": 1, "when": "{{ check.body.price < 100 }}",
+        "check": {"plugin": "http.request", "config": {"url": f"{server.url}/quote"}}}))
+    await hosted.activate(rid)
+    await hosted.wait_runs(rid, 1)
+    await hosted.app.deactivate(rid, hosted.engine)
+    await hosted.host.refresh()
+    assert hosted.app.store.trigger_state(rid) is None and hosted.host.statuses() == []
+    checks = server.calls["/quote"]
+    await asyncio.sleep(1.5)
+    assert server.calls["/quote"] == checks  # no checks while inactive
+    await hosted.activate(rid)  # what held before is forgotten: it fires again
+    assert len(await hosted.wait_runs(rid, 2)) == 2
+
+
 async def test_event_check_secrets_never_reach_the_store(hosted: Hosted,
                                                          http_server: LocalHTTPServer) -> None:
     """A check with a credential: the server echoes the token; `previous` keeps `***`."""

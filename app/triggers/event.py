@@ -82,15 +82,21 @@ class EventPoller:
         self.launcher = launcher
         self.paused = False
         self._routines: dict[str, ActiveRoutine] = {}
-        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler: AsyncIOScheduler | None = None
 
     def set_routines(self, routines: dict[str, ActiveRoutine]) -> None:
-        """Follow this set: new or changed routines are (re)scheduled and checked at once."""
-        if not self._scheduler.running:
+        """Follow this set: new or changed routines are (re)scheduled and checked at once.
+        A scheduler runs only while there is something to check."""
+        for routine_id in set(self._routines) - set(routines):
+            self.store.save_trigger_state(routine_id, None)
+        if not routines:
+            self.stop()
+            return
+        if self._scheduler is None:
+            self._scheduler = AsyncIOScheduler(timezone=UTC)
             self._scheduler.start()
         for routine_id in set(self._routines) - set(routines):
             self._scheduler.remove_job(routine_id)
-            self.store.save_trigger_state(routine_id, None)
         for routine_id, routine in routines.items():
             if self._routines.get(routine_id) == routine:
                 continue
@@ -102,15 +108,16 @@ class EventPoller:
         self._routines = dict(routines)
 
     def next_check(self, routine_id: str) -> datetime | None:
-        job = self._scheduler.get_job(routine_id)
+        job = self._scheduler.get_job(routine_id) if self._scheduler else None
         return job.next_run_time if job is not None else None
 
     def last_error(self, routine_id: str) -> str | None:
         return (self.store.trigger_state(routine_id) or {}).get("error")
 
     def stop(self) -> None:
-        if self._scheduler.running:
+        if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+            self._scheduler = None
         self._routines = {}
 
     async def check(self, routine_id: str) -> bool:

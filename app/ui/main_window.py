@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.refresh_library()
         self.new_routine(ask=False)
 
-        self.tray = Tray(self)
+        self.tray = Tray(self)  # its menu is a child of this window: deleted with it, here
         self.tray.openRequested.connect(self.bring_to_front)
         self.tray.quitRequested.connect(self.request_quit)
         self.tray.runNowRequested.connect(lambda rid: self.spawn(self.run_detached(rid)))
@@ -515,10 +515,12 @@ class MainWindow(QMainWindow):
         host = self.services.trigger_host(self.engine, on_run=self._trigger_started)
         try:
             await host.start()
-        except Exception as exc:
+        except BaseException as exc:  # cancelled by a quit, too: leave nothing running
+            await host.close()
+            if not isinstance(exc, Exception):
+                raise
             log.exception("triggers did not start")
             self.statusBar().showMessage(f"Triggers did not start: {exc}", 8000)
-            await host.close()
             return
         self.triggers = host
         await self.refresh_overview()
@@ -624,8 +626,11 @@ class MainWindow(QMainWindow):
         """Stop the triggers, the worker, then the embedded server if it is ours."""
         self.overview_timer.stop()
         self.tray.hide()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        if tasks:  # let them unwind (and close what they opened) while the loop still runs
+            await asyncio.wait(tasks, timeout=10)
         await self.stop_triggers()
         if self.engine is not None:
             engine, self.engine = self.engine, None

@@ -14,7 +14,7 @@ from datetime import datetime
 from PySide6.QtCore import QByteArray, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from app.resources import resource_dir
 from app.services import ActiveView
@@ -125,9 +125,9 @@ class Tray(QObject):
     openRoutineRequested = Signal(str)
     pauseAllRequested = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.menu = QMenu()
+        self.menu = QMenu(parent)
         self.icon = QSystemTrayIcon(tray_icon("ok"), self)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
