@@ -355,6 +355,34 @@ async def test_file_written_slowly_starts_exactly_one_run_once_complete(
     assert state["result"] == {"got": f"orders.csv {size}"}
 
 
+async def test_a_folder_removed_and_recreated_is_watched_again(hosted: Hosted,
+                                                               tmp_path: Path) -> None:
+    inbox = tmp_path / "drop"
+    inbox.mkdir()
+    rid = hosted.add(routine([transform("got", "{{ trigger.name }}")], rid="drop",
+                             trigger={"type": "file", "path": str(inbox)}))
+    await hosted.activate(rid)
+    await asyncio.sleep(0.5)
+    inbox.rmdir()
+    for _ in range(100):
+        await hosted.host.refresh()
+        [status] = hosted.host.statuses()
+        if status.error and "does not exist" in status.error:
+            break
+        await asyncio.sleep(0.1)
+    assert "does not exist" in status.error
+    inbox.mkdir()
+    for _ in range(100):  # the watch notices the folder is back
+        await hosted.host.refresh()
+        if hosted.host.statuses()[0].error is None:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.5)
+    (inbox / "late.txt").write_text("hello")
+    [run] = await hosted.wait_runs(rid, 1)
+    assert hosted.app.store.run_state(run.id)["result"] == {"got": "late.txt"}
+
+
 async def test_file_trigger_refuses_a_missing_folder(hosted: Hosted, tmp_path: Path) -> None:
     rid = hosted.add(routine([transform("got", "x")], rid="nofolder",
                              trigger={"type": "file", "path": str(tmp_path / "absent")}))

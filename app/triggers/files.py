@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 SETTLE_S = 1.5
 POLL_S = 0.25
 MISSING_FOLDER_RETRY_S = 2.0
+FOLDER_CHECK_MS = 2000  # a watch cannot see its own folder go: look this often
 
 
 def folder_of(routine: ActiveRoutine) -> Path:
@@ -45,6 +46,11 @@ class FolderWatch:
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._watch(), name=f"watch {self.folder}")
 
+    @property
+    def done(self) -> bool:
+        """The watch ended on its own (its folder went away): the host starts a new one."""
+        return self._task.done()
+
     def _matches(self, path: Path) -> bool:
         return path.parent == self.folder and fnmatch.fnmatch(path.name, self.pattern)
 
@@ -62,7 +68,11 @@ class FolderWatch:
         self.error = None
         self._seen = {entry.name for entry in os.scandir(self.folder)}
         async for changes in awatch(self.folder, stop_event=self._stop, recursive=False,
-                                    debounce=200, step=50, watch_filter=None):
+                                    debounce=200, step=50, watch_filter=None,
+                                    rust_timeout=FOLDER_CHECK_MS, yield_on_timeout=True):
+            if not self.folder.is_dir():  # removed: end, and the host watches for its return
+                self.error = f"folder {self.folder} does not exist"
+                return
             for change, raw in changes:
                 path = Path(raw)
                 if not self._matches(path):

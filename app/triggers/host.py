@@ -62,6 +62,7 @@ class TriggerHost:
         self._active: dict[str, ActiveRoutine] = {}
         self._errors: dict[str, str] = {}
         self._invalid: dict[str, tuple[str, str]] = {}
+        self._stamps: dict[str, Any] = {}
         self._paused = False
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -116,9 +117,12 @@ class TriggerHost:
                                     "save, or deactivate the routine")
                 else:
                     active[rid] = ActiveRoutine(rid, version, doc)
-            if active == self._active and not self._errors and invalid == self._invalid:
+            stamps = self._secret_stamps(active)
+            if active == self._active and invalid == self._invalid and \
+                    stamps == self._stamps and not self._errors and \
+                    not any(watch.done for watch in self.watches.values()):
                 return
-            self._errors, self._invalid = {}, invalid
+            self._errors, self._invalid, self._stamps = {}, invalid, stamps
             by_type = {kind: {rid: r for rid, r in active.items() if r.trigger["type"] == kind}
                        for kind in LOCAL_TYPES}
             await self._apply_webhooks(by_type["webhook"])
@@ -126,6 +130,13 @@ class TriggerHost:
             await self._apply_files(by_type["file"])
             self._active = active
             self.set_paused(self._paused)
+
+    def _secret_stamps(self, active: dict[str, ActiveRoutine]) -> dict[str, Any]:
+        """When each webhook secret was last set: a rotated secret is re-read at once."""
+        names = {r.trigger.get("credential") for r in active.values()
+                 if r.trigger["type"] == "webhook"} - {None}
+        return {name: getattr(self.store.credential(name), "updated_at", None)
+                for name in names}
 
     async def _apply_webhooks(self, routines: dict[str, ActiveRoutine]) -> None:
         hooks: dict[str, Hook] = {}
@@ -152,7 +163,8 @@ class TriggerHost:
 
     async def _apply_files(self, routines: dict[str, ActiveRoutine]) -> None:
         for rid in list(self.watches):
-            if routines.get(rid) != self.watches[rid].routine:
+            watch = self.watches[rid]
+            if routines.get(rid) != watch.routine or watch.done:  # changed, gone or broken
                 await self.watches.pop(rid).stop()
         for rid, routine in routines.items():
             if rid not in self.watches:
