@@ -251,7 +251,7 @@ def cmd_import(app: Kianax, args: argparse.Namespace) -> int:
     routine_id, version = app.import_file(args.file)
     print(f"imported {routine_id} as version {version}")
     if app.is_active(routine_id):
-        print(f"updated its trigger: {_run_async(app.activate(routine_id))}")
+        print(_run_async(app.follow_saved(routine_id)))
     return EXIT_OK
 
 

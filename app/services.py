@@ -312,6 +312,15 @@ class Kianax:
         self.store.set_active(routine_id, True)
         return f"{routine_id} v{version}: {describe}"
 
+    async def follow_saved(self, routine_id: str, engine: EngineSession | None = None) -> str:
+        """After a new version of an active routine is saved: move its trigger to it, or
+        deactivate it when the new version's trigger is manual (nothing left to serve)."""
+        document, _ = self.store.routine(routine_id)
+        if (document.get("trigger") or {}).get("type", "manual") == "manual":
+            await self.deactivate(routine_id, engine)
+            return f"{routine_id} now has a manual trigger, so it was deactivated"
+        return f"its trigger follows: {await self.activate(routine_id, engine)}"
+
     def _check_local_trigger(self, routine: Routine) -> str:
         """Refuse a webhook, event or file trigger that cannot work; describe one that can."""
         options = routine.trigger.options

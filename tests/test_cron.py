@@ -88,7 +88,7 @@ async def test_activate_trigger_pause_and_deactivate(cron_home, temporal, client
 
     newer = cron_routine(rid, "30 4 * * *")
     reimported = kianax("import", str(write(tmp_path / "r2.json", newer)), home=home)
-    assert "updated its trigger" in reimported.stdout
+    assert "its trigger follows" in reimported.stdout
     action = (await handle.describe()).schedule.action
     request = client.data_converter.payload_converter.from_payload(action.args[0], dict)
     assert request["version"] == 2

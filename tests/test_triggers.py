@@ -437,6 +437,13 @@ def test_headless_worker_serves_webhooks_of_active_routines(tmp_path: Path, temp
         log = worker.stderr.read()
     runs = json.loads(kianax("runs", "--json", home=home).stdout)
     assert {r["routine_id"] for r in runs} == {"first", "second"}
+    by_hand = hook_routine("second", "b")
+    by_hand["trigger"] = {"type": "manual"}
+    reimported = kianax("import", str(write(tmp_path / "b2.json", by_hand)), home=home)
+    assert "now has a manual trigger, so it was deactivated" in reimported.stdout
+    listed = {r["id"]: r["active"] for r in json.loads(kianax("list", "--json",
+                                                               home=home).stdout)}
+    assert listed == {"first": True, "second": False}
     assert SECRET not in log + "".join(banner)
     for path in home.rglob("*"):  # store, settings, logs: the secret lives in the keyring only
         if path.is_file():

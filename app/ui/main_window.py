@@ -305,9 +305,11 @@ class MainWindow(QMainWindow):
     async def _update_trigger(self, routine_id: str) -> None:
         """An active routine's trigger follows each saved version."""
         try:
-            await self.services.activate(routine_id, self.engine)
+            message = await self.services.follow_saved(routine_id, self.engine)
         except (UserError, RoutineInvalid, RuntimeError) as exc:
-            self.statusBar().showMessage(f"Saved, but its trigger was not updated: {exc}", 8000)
+            message = f"Saved, but its trigger was not updated: {exc}"
+        self.statusBar().showMessage(message, 8000)
+        self.refresh_library()
         await self._triggers_changed()
 
     def set_active(self, routine_id: str, active: bool) -> asyncio.Task[Any]:
