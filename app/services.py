@@ -442,9 +442,11 @@ class Kianax:
         ``engine``. ``on_run(routine_id, run_id)`` hears of each run a trigger starts."""
         from app.triggers.host import TriggerHost  # aiohttp and watchfiles load when needed
 
-        host = TriggerHost(self.store, self.plugins, TriggerRuns(self.store, engine, on_run),
-                           self._resolve_credential, self._webhook_secret,
-                           self.webhook_options(), self.check)
+        runs = TriggerRuns(self.store, engine, on_run)
+        for run_id, version in self.store.unfinished_runs():
+            runs.adopt(run_id, version)
+        host = TriggerHost(self.store, self.plugins, runs, self._resolve_credential,
+                           self._webhook_secret, self.webhook_options(), self.check)
         host.set_paused(self.settings.triggers_paused)
         return host
 
@@ -475,18 +477,33 @@ class TriggerRuns:
         self.store.record_run_started(run_id, routine.id, routine.version, payload)
         if self.on_run is not None:
             self.on_run(routine.id, run_id)
-        recorded = asyncio.ensure_future(self._record(outcome, routine.version))
+        return run_id, self._follow(outcome, routine.version)
+
+    def adopt(self, run_id: str, version: int | None) -> None:
+        """Record the end of a run the store still shows as running (Kianax quit while it
+        ran, or another process started it): it went on in Temporal meanwhile."""
+        self._follow(self.engine.outcome(run_id), version, quiet=True)
+
+    def _follow(self, outcome: asyncio.Future[dict[str, Any]], version: int | None,
+                quiet: bool = False) -> asyncio.Future[dict[str, Any]]:
+        recorded = asyncio.ensure_future(self._record(outcome, version, quiet))
         self._pending.add(recorded)
         recorded.add_done_callback(self._pending.discard)
-        return run_id, recorded
+        return recorded
 
     async def close(self) -> None:
         for pending in list(self._pending):
             pending.cancel()
 
-    async def _record(self, outcome: asyncio.Future[dict[str, Any]],
-                      version: int) -> dict[str, Any]:
-        state = await outcome
+    async def _record(self, outcome: asyncio.Future[dict[str, Any]], version: int | None,
+                      quiet: bool = False) -> dict[str, Any]:
+        try:
+            state = await outcome
+        except Exception as exc:
+            if not quiet:
+                raise
+            log.info("the end of an earlier run is unknown here: %s", exc)
+            return {}
         self.store.record_run_state(state, version)
         return state
 

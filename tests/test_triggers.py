@@ -26,7 +26,7 @@ from app.triggers import curl_example
 from app.triggers.host import TriggerHost
 from app.triggers.webhook import sign
 from app.vault import Vault
-from tests.helpers import LocalHTTPServer, routine, transform
+from tests.helpers import LocalHTTPServer, node, routine, transform
 from tests.keyrings import MemoryKeyring
 from tests.test_cli import kianax, write
 
@@ -76,10 +76,11 @@ async def hosted(tmp_path: Path, temporal: Any) -> AsyncIterator[Hosted]:
     async with app.engine() as engine:
         host = app.trigger_host(engine, on_run=lambda rid, run: started.append((rid, run)))
         await host.start()
+        hosted = Hosted(app, engine, host, started)
         try:
-            yield Hosted(app, engine, host, started)
+            yield hosted
         finally:
-            await host.close()
+            await hosted.host.close()
     app.close()
 
 
@@ -465,3 +466,27 @@ async def test_the_curl_example_shown_to_users_really_works(hosted: Hosted) -> N
     reply = json.loads(out)
     assert reply["status"] == "completed", reply
     assert reply["result"] == {"echo": {"order": "from-curl", "qty": 1}}
+
+
+async def test_a_run_left_running_by_a_quit_is_recorded_when_triggers_start_again(
+        hosted: Hosted) -> None:
+    """Quitting mid-run loses nothing: the run goes on in Temporal, and the next start of
+    the app (or worker) records how it ended."""
+    document = routine([node("wait", "core.delay", seconds=1), transform("done", "late")],
+                       [("wait", "done")], rid="slowhook",
+                       trigger={"type": "webhook", "path": "slow", "credential": "hook-key"})
+    rid = hosted.add(document)
+    await hosted.activate(rid)
+    async with httpx.AsyncClient(timeout=30) as http:
+        reply = await http.post(hosted.url("slow"), content=b"{}", headers=signed(b"{}"))
+    run_id = reply.json()["run_id"]
+    await hosted.host.close()  # "quit" while the run waits
+    assert [r.status for r in hosted.app.store.runs(rid)] == ["running"]
+    await asyncio.sleep(2.5)
+    assert [r.status for r in hosted.app.store.runs(rid)] == ["running"]
+
+    hosted.host = hosted.app.trigger_host(hosted.engine)
+    await hosted.host.start()
+    [run] = await hosted.wait_runs(rid, 1, timeout=20)
+    assert run.id == run_id and run.status == "completed"
+    assert hosted.app.store.run_state(run_id)["result"] == {"done": "late"}

@@ -116,6 +116,11 @@ class EngineSession:
         handle = await self.start(document, trigger, version)
         return handle.id, asyncio.create_task(final_state(handle))
 
+    def outcome(self, run_id: str) -> asyncio.Task[dict[str, Any]]:
+        """The final state of a run started earlier (by this process or another)."""
+        assert self.client is not None
+        return asyncio.create_task(final_state(self.client.get_workflow_handle(run_id)))
+
     def web_url(self, run_id: str) -> str | None:
         if self.ui_url is None:
             return None

@@ -226,6 +226,12 @@ class Store:
                                r.finished_at, (r.error or {}).get("message") if r.error else None)
                     for r in session.scalars(query)]
 
+    def unfinished_runs(self) -> list[tuple[str, int | None]]:
+        """(run id, version) of runs recorded as running: their end was not seen here."""
+        with self._session() as session:
+            return [(r.id, r.version) for r in session.scalars(
+                select(RunRow).where(RunRow.status == "running"))]
+
     def run_state(self, run_id: str) -> dict[str, Any]:
         """A stored run in the design's run-state shape."""
         with self._session() as session:
