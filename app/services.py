@@ -175,6 +175,13 @@ class Kianax:
         """Store the routine as its next version (drafts with problems are allowed)."""
         return self.store.save_routine(dump_routine(routine))
 
+    async def delete(self, routine_id: str, engine: EngineSession | None = None) -> None:
+        """Delete the routine and its versions (runs are kept); an active trigger goes first,
+        so no schedule keeps starting a routine that no longer exists."""
+        if self.is_active(routine_id):
+            await self.deactivate(routine_id, engine)
+        self.store.delete_routine(routine_id)
+
     def new_routine_id(self, base: str) -> str:
         taken = {r.id for r in self.store.routines()}
         stem = re.sub(r"[^a-z0-9_-]+", "-", base.lower()).strip("-")[:56] or "routine"

@@ -202,6 +202,34 @@ def test_webhooks_dialog_shows_urls_and_moves_the_listener(qapp, tmp_path, tempo
         close_window(window)
 
 
+def test_deleting_an_active_routine_removes_its_schedule_first(qapp, tmp_path, temporal):
+    window = open_window(tmp_path, temporal.info.address)
+    services = window.services
+
+    async def scenario() -> None:
+        await window.start_engine()
+        await services.activate("nightly", window.engine)
+        window.open_routine("nightly")
+        asked: list[str] = []
+
+        def yes() -> None:
+            box = QApplication.activeModalWidget()
+            asked.append(box.text())
+            box.button(QMessageBox.StandardButton.Yes).click()
+
+        QTimer.singleShot(0, yes)
+        window.delete_routine()
+        await until(lambda: not services.store.has_routine("nightly"), what="deleted")
+        assert "deactivated first" in asked[0]
+        assert "nightly" not in await schedules.existing_ids(window.engine.client)
+        assert window.library.list.count() == 1  # the webhook routine is left
+
+    try:
+        run_on_qt_loop(qapp, lambda: shut_down_after(window, scenario()), timeout=90)
+    finally:
+        close_window(window)
+
+
 def test_closing_without_a_tray_asks_before_stopping_active_routines(qapp, tmp_path):
     home = tmp_path / "home"
     paths = Paths(home / "data", home / "config", home / "logs").ensure()

@@ -387,16 +387,26 @@ class MainWindow(QMainWindow):
         routine_id = self.library.current_id() or self.editor.routine.id
         if not self.services.store.has_routine(routine_id):
             return
+        active = self.services.is_active(routine_id)
         answer = QMessageBox.question(
             self, "Delete routine",
-            f"Delete “{routine_id}” and all its versions? Its past runs are kept.")
+            f"Delete “{routine_id}” and all its versions? Its past runs are kept."
+            + (" Its trigger is deactivated first." if active else ""))
         if answer != QMessageBox.StandardButton.Yes:
             return
-        self.services.store.delete_routine(routine_id)
+        self.spawn(self._delete(routine_id))
+
+    async def _delete(self, routine_id: str) -> None:
+        try:
+            await self.services.delete(routine_id, self.engine)
+        except (UserError, KeyError, RuntimeError) as exc:
+            QMessageBox.warning(self, "Delete routine", str(exc))
+            return
         if routine_id == self.editor.routine.id:
             self.editor.undo_stack.setClean()
             self.new_routine(ask=False)
         self.refresh_library()
+        await self._triggers_changed()
 
     # Editing
 
