@@ -103,6 +103,8 @@ def test_activate_from_toolbar_and_library_then_drive_the_tray_menu(qapp, tmp_pa
         await until(lambda: window.triggers.webhooks.running, what="webhook listener")
         assert window.active_action.isChecked()
         assert "● active" in window.library.list.currentItem().text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        window.grab().save(str(ARTIFACTS / "main-window-active.png"))
 
         body = b'{"order": "T-1", "qty": 1}'
         async with httpx.AsyncClient(timeout=30) as http:
