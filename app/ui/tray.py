@@ -26,6 +26,7 @@ STATES = {
     "failed": ("#e03131", "the last run failed"),
     "paused": ("#868e96", "paused"),
 }
+MAX_ERROR_CHARS = 60  # in a menu line; the whole message is in the submenu
 STATUS_MARK = {"completed": "✓", "failed": "✗", "cancelled": "⊘", "running": "…"}
 
 
@@ -94,7 +95,9 @@ def routine_line(view: ActiveView) -> str:
     elif view.trigger in ("webhook", "file"):
         parts.append("on webhook" if view.trigger == "webhook" else "on new file")
     if view.error:
-        parts.append(f"⚠ {view.error}")
+        short = view.error if len(view.error) <= MAX_ERROR_CHARS else \
+            view.error[:MAX_ERROR_CHARS - 1].rstrip() + "…"
+        parts.append(f"⚠ {short}")
     elif view.last_status:
         parts.append(f"last {STATUS_MARK.get(view.last_status, '')} {view.last_status}".strip())
     return " — ".join(parts[:2]) + "".join(f" · {part}" for part in parts[2:])
@@ -191,8 +194,8 @@ class Tray(QObject):
             self._add(sub, "Run Now", lambda rid=view.routine_id: self.runNowRequested.emit(rid))
             self._add(sub, "Open in editor",
                       lambda rid=view.routine_id: self.openRoutineRequested.emit(rid))
-            detail = sub.addAction(view.detail)
-            detail.setEnabled(False)
+            for line in (view.detail, *([f"⚠ {view.error}"] if view.error else [])):
+                sub.addAction(line).setEnabled(False)
         self.menu.addSeparator()
         all_paused = bool(self.views) and all(view.paused for view in self.views)
         self.pause_action = self._add(self.menu, "Pause all",
