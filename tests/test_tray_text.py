@@ -49,6 +49,6 @@ def test_tooltip_names_the_next_run_and_what_needs_attention():
     later = soon + timedelta(hours=1)
     text = tooltip([view("Later", next_run=later), view("Soon", next_run=soon),
                     view("Hook", "webhook", last="failed")], "failed")
-    assert f"Next: Soon at {soon:%H:%M}" in text
+    assert f"Next: Soon at {when(soon)}" in text
     assert "Needs attention: Hook" in text
     assert tooltip([], "ok") == "Kianax\nNo active routines"
