@@ -215,6 +215,13 @@ def quote_server() -> Any:
     server.stop()
 
 
+def price_below_100(rid: str, server: LocalHTTPServer) -> dict[str, Any]:
+    """A routine whose event trigger checks the quote server every second."""
+    return routine([transform("alert", "low")], rid=rid, trigger={
+        "type": "event", "every_s": 1, "when": "{{ check.body.price < 100 }}",
+        "check": {"plugin": "http.request", "config": {"url": f"{server.url}/quote"}}})
+
+
 async def wait_checks(server: LocalHTTPServer, more: int, timeout: float = 20) -> None:
     target = server.calls["/quote"] + more
     deadline = asyncio.get_running_loop().time() + timeout
@@ -259,9 +266,7 @@ async def test_event_trigger_remembers_across_a_restart(hosted: Hosted, quote_se
     """A condition that already held before a restart does not fire again after it."""
     server, prices = quote_server
     prices["now"] = 50.0
-    rid = hosted.add(routine([transform("alert", "low")], rid="low", trigger={
-        "type": "event", "every_s": 1, "when": "{{ check.body.price < 100 }}",
-        "check": {"plugin": "http.request", "config": {"url": f"{server.url}/quote"}}}))
+    rid = hosted.add(price_below_100("low", server))
     await hosted.activate(rid)
     await hosted.wait_runs(rid, 1)
     await hosted.host.close()
@@ -278,9 +283,7 @@ async def test_reactivating_an_event_trigger_starts_fresh(hosted: Hosted,
                                                           quote_server: Any) -> None:
     server, prices = quote_server
     prices["now"] = 50.0
-    rid = hosted.add(routine([transform("alert", "low")], rid="again", trigger={
-        "type": "event", "every_s": 1, "when": "{{ check.body.price < 100 }}",
-        "check": {"plugin": "http.request", "config": {"url": f"{server.url}/quote"}}}))
+    rid = hosted.add(price_below_100("again", server))
     await hosted.activate(rid)
     await hosted.wait_runs(rid, 1)
     await hosted.app.deactivate(rid, hosted.engine)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from temporalio import activity
@@ -12,11 +11,10 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from app.plugin_api import PluginError
-from app.plugin_api.redaction import redact, secrets_in
+from app.plugin_api.redaction import CredentialContext, CredentialResolver, redact
 from app.plugin_api.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
-CredentialResolver = Callable[[str], Awaitable[Mapping[str, Any]]]
 
 
 async def no_vault(name: str) -> Mapping[str, Any]:
@@ -24,21 +22,8 @@ async def no_vault(name: str) -> Mapping[str, Any]:
                       "vault", kind="CredentialMissing")
 
 
-@dataclass
-class _Context:
-    """The :class:`app.plugin_api.ActivityContext` handed to a plugin. It remembers every
-    secret it handed out, so they can be scrubbed from what leaves the activity."""
-
-    node_id: str
-    attempt: int
-    logger: logging.LoggerAdapter
-    resolver: CredentialResolver
-    secrets: set[str] = field(default_factory=set)
-
-    async def credential(self, name: str) -> Mapping[str, Any]:
-        resolved = await self.resolver(name)
-        self.secrets.update(secrets_in(resolved))
-        return resolved
+class _Context(CredentialContext):
+    """The context of a plugin running as an activity: heartbeats reach Temporal."""
 
     def heartbeat(self, *details: Any) -> None:
         activity.heartbeat(*details)

@@ -7,13 +7,16 @@ plugin call (workflow history, the store, logs) goes through :func:`redact` firs
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.vault import KINDS
 
 REDACTED = "***"
 MIN_SECRET_LENGTH = 4
+CredentialResolver = Callable[[str], Awaitable[Mapping[str, Any]]]
 
 
 def secrets_in(resolved: Mapping[str, Any]) -> set[str]:
@@ -43,3 +46,23 @@ def redact(value: Any, secrets: set[str]) -> Any:
     if isinstance(value, dict):
         return {redact(key, secrets): redact(item, secrets) for key, item in value.items()}
     return value
+
+
+@dataclass
+class CredentialContext:
+    """An :class:`app.plugin_api.ActivityContext` that remembers every secret it hands out,
+    so they can be scrubbed from whatever leaves the plugin call."""
+
+    node_id: str
+    attempt: int
+    logger: logging.LoggerAdapter | logging.Logger
+    resolver: CredentialResolver
+    secrets: set[str] = field(default_factory=set)
+
+    async def credential(self, name: str) -> Mapping[str, Any]:
+        resolved = await self.resolver(name)
+        self.secrets.update(secrets_in(resolved))
+        return resolved
+
+    def heartbeat(self, *details: Any) -> None:
+        """Outside an activity nobody listens for heartbeats."""

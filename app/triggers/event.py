@@ -10,8 +10,7 @@ the running asyncio loop (the qasync loop in the desktop app).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,47 +18,27 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app.plugin_api import PluginError
-from app.plugin_api.redaction import redact, secrets_in
+from app.plugin_api.redaction import CredentialContext, CredentialResolver, redact
 from app.plugin_api.registry import PluginRegistry
 from app.routine.expressions import ExpressionError, render
 from app.store import Store
 from app.triggers import ActiveRoutine, Launcher
 
 log = logging.getLogger(__name__)
-Resolver = Callable[[str], Awaitable[Mapping[str, Any]]]
 MIN_INTERVAL_S = 1.0
-
-
-@dataclass
-class _CheckContext:
-    """The plugin context of a check; it remembers secrets it hands out to scrub them."""
-
-    resolver: Resolver
-    node_id: str = "trigger.check"
-    attempt: int = 1
-    logger: logging.Logger = log
-    secrets: set[str] = field(default_factory=set)
-
-    async def credential(self, name: str) -> Mapping[str, Any]:
-        resolved = await self.resolver(name)
-        self.secrets.update(secrets_in(resolved))
-        return resolved
-
-    def heartbeat(self, *details: Any) -> None:
-        """Checks are short; nobody listens for heartbeats."""
 
 
 class CheckFailed(RuntimeError):
     pass
 
 
-async def run_check(plugins: PluginRegistry, resolver: Resolver, check: Mapping[str, Any],
+async def run_check(plugins: PluginRegistry, resolver: CredentialResolver, check: Mapping[str, Any],
                     previous: Any) -> Any:
     """One call of the check plugin; its config may use ``{{ previous }}``."""
     plugin = plugins.get(check.get("plugin", ""))
     if plugin is None:
         raise CheckFailed(f"no plugin {check.get('plugin')!r} is installed")
-    context = _CheckContext(resolver)
+    context = CredentialContext("trigger.check", 1, log, resolver)
     try:
         config = render(check.get("config", {}), {"previous": previous})
         if plugin.execute is not None:
@@ -74,7 +53,7 @@ async def run_check(plugins: PluginRegistry, resolver: Resolver, check: Mapping[
 
 
 class EventPoller:
-    def __init__(self, store: Store, plugins: PluginRegistry, resolver: Resolver,
+    def __init__(self, store: Store, plugins: PluginRegistry, resolver: CredentialResolver,
                  launcher: Launcher):
         self.store = store
         self.plugins = plugins

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.plugin_api.redaction import CredentialResolver
 from app.plugin_api.registry import PluginRegistry
 from app.routine import Problem, Routine
 from app.store import Store
@@ -26,7 +27,7 @@ from app.triggers import (
     TriggerUnavailable,
     WebhookOptions,
 )
-from app.triggers.event import EventPoller, Resolver
+from app.triggers.event import EventPoller
 from app.triggers.files import FolderWatch
 from app.triggers.webhook import Hook, WebhookListener
 
@@ -49,7 +50,7 @@ class TriggerStatus:
 
 class TriggerHost:
     def __init__(self, store: Store, plugins: PluginRegistry, launcher: Launcher,
-                 resolver: Resolver, secret_of: SecretOf, webhook: WebhookOptions,
+                 resolver: CredentialResolver, secret_of: SecretOf, webhook: WebhookOptions,
                  validate: Validate, refresh_s: float = REFRESH_S):
         self.store = store
         self.launcher = launcher
