@@ -57,12 +57,19 @@ async def until(condition: Any, timeout: float = 20, what: str = "") -> None:
         await asyncio.sleep(0.05)
 
 
-async def shut_down_after(window: MainWindow, scenario: Any) -> None:
-    """Run the scenario, then stop triggers, worker and loop tasks in order, pass or fail."""
+def drive(qapp: Any, window: MainWindow, scenario: Any, timeout: float) -> None:
+    """Run the scenario on a qasync loop, then stop triggers, worker and tasks in order and
+    close the window, pass or fail."""
+    async def then_shut_down() -> None:
+        try:
+            await scenario()
+        finally:
+            await window.shutdown()
+
     try:
-        await scenario
+        run_on_qt_loop(qapp, then_shut_down, timeout=timeout)
     finally:
-        await window.shutdown()
+        close_window(window)
 
 
 def menu_entries(menu: QMenu) -> dict[str, QMenu | Any]:
@@ -162,10 +169,7 @@ def test_activate_from_toolbar_and_library_then_drive_the_tray_menu(qapp, tmp_pa
         await until(lambda: not window.triggers.webhooks.running, what="listener stop")
         assert not services.is_active("hook") and services.is_active("nightly")
 
-    try:
-        run_on_qt_loop(qapp, lambda: shut_down_after(window, scenario()), timeout=120)
-    finally:
-        close_window(window)
+    drive(qapp, window, scenario, timeout=120)
 
 
 def test_webhooks_dialog_shows_urls_and_moves_the_listener(qapp, tmp_path, temporal):
@@ -198,10 +202,7 @@ def test_webhooks_dialog_shows_urls_and_moves_the_listener(qapp, tmp_path, tempo
         assert Settings.load(services.paths.settings).webhook_port == new_port
 
     ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        run_on_qt_loop(qapp, lambda: shut_down_after(window, scenario()), timeout=90)
-    finally:
-        close_window(window)
+    drive(qapp, window, scenario, timeout=90)
 
 
 def test_deleting_an_active_routine_removes_its_schedule_first(qapp, tmp_path, temporal):
@@ -226,10 +227,7 @@ def test_deleting_an_active_routine_removes_its_schedule_first(qapp, tmp_path, t
         assert "nightly" not in await schedules.existing_ids(window.engine.client)
         assert window.library.list.count() == 1  # the webhook routine is left
 
-    try:
-        run_on_qt_loop(qapp, lambda: shut_down_after(window, scenario()), timeout=90)
-    finally:
-        close_window(window)
+    drive(qapp, window, scenario, timeout=90)
 
 
 def test_closing_without_a_tray_asks_before_stopping_active_routines(qapp, tmp_path):
