@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app import __version__
+from app.engine.devserver import free_port
+from app.triggers.webhook import sign
+from tests.helpers import routine, transform
+from tests.test_cli import write
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"
@@ -55,6 +63,51 @@ def test_frozen_gui_runs_offscreen_and_exits_cleanly(built, tmp_path):
                       (tmp_path / "logs" / "kianax.log").read_text())
     assert shown, "the main window was shown"
     print(f"\nfrozen cold start to the main window: {shown.group(1)} s")
+
+
+def test_frozen_worker_serves_webhook_event_and_file_triggers(built, tmp_path, secret_service):
+    """aiohttp, APScheduler and watchfiles made it into the bundle, and work there."""
+    home, inbox, port = tmp_path / "home", tmp_path / "inbox", free_port()
+    inbox.mkdir()
+    env = {**os.environ, "KIANAX_HOME": str(home)}
+
+    def frozen(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(built / "kianax"), *args], capture_output=True, text=True,
+                                timeout=120, env=env, input=stdin)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    frozen("credential", "add", "fz-key", "--kind", "webhook_secret", stdin="frozen-secret")
+    triggers = {
+        "fz-hook": {"type": "webhook", "path": "fz", "credential": "fz-key"},
+        "fz-event": {"type": "event", "every_s": 1, "when": "{{ check > 0 }}",
+                     "check": {"plugin": "core.transform", "config": {"value": 5}}},
+        "fz-file": {"type": "file", "path": str(inbox), "pattern": "*.txt"},
+    }
+    for rid, trigger in triggers.items():
+        document = routine([transform("got", "{{ trigger }}")], rid=rid, trigger=trigger)
+        frozen("import", str(write(tmp_path / f"{rid}.json", document)))
+        frozen("activate", rid)
+    worker = subprocess.Popen([str(built / "kianax"), "worker", "--triggers", "--webhook-port",
+                               str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [worker.stderr.readline() for _ in range(5)]
+        assert "serving 3 trigger(s)" in "".join(lines), lines
+        body = b'{"n": 42}'
+        reply = httpx.post(f"http://127.0.0.1:{port}/hooks/fz?wait=1", content=body, timeout=60,
+                           headers={"X-Kianax-Signature": sign(b"frozen-secret", body)})
+        assert reply.status_code == 200 and reply.json()["result"] == {"got": {"n": 42}}
+        (inbox / "note.txt").write_text("hello")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = json.loads(frozen("runs", "--json").stdout)
+            if {r["routine_id"] for r in runs if r["status"] == "completed"} == set(triggers):
+                break
+            time.sleep(0.5)
+        assert sorted(r["routine_id"] for r in runs) == sorted(triggers), runs  # one each
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
 
 
 def test_desktop_file_and_appstream_metadata_validate(built):
