@@ -497,3 +497,23 @@ async def test_a_run_left_running_by_a_quit_is_recorded_when_triggers_start_agai
     [run] = await hosted.wait_runs(rid, 1, timeout=20)
     assert run.id == run_id and run.status == "completed"
     assert hosted.app.store.run_state(run_id)["result"] == {"done": "late"}
+
+
+async def test_a_draft_saved_with_problems_is_not_served_until_fixed(hosted: Hosted) -> None:
+    rid = hosted.add(hook_routine())
+    await hosted.activate(rid)
+    broken = hook_routine()
+    broken["nodes"][0]["plugin"] = "no.such.plugin"
+    hosted.app.store.save_routine(broken)  # what the desktop's Save does with a draft
+    await hosted.host.refresh()
+    [status] = hosted.host.statuses()
+    assert "version 2 has problems" in status.error
+    body = b"{}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        assert (await http.post(hosted.url("orders"), content=body,
+                                headers=signed(body))).status_code == 404
+        hosted.app.store.save_routine(hook_routine())
+        await hosted.host.refresh()
+        assert hosted.host.statuses()[0].error is None
+        assert (await http.post(hosted.url("orders"), content=body,
+                                headers=signed(body))).status_code == 202

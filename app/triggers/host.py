@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class TriggerHost:
         self._errors: dict[str, str] = {}
         self._invalid: dict[str, tuple[str, str]] = {}
         self._stamps: dict[str, Any] = {}
+        self._validity: dict[str, bool] = {}
         self._paused = False
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -113,7 +115,7 @@ class TriggerHost:
                 kind = (doc.get("trigger") or {}).get("type")
                 if kind not in LOCAL_TYPES:
                     continue
-                if self.validate(doc)[1]:  # a draft saved with problems is not served
+                if not self._valid(doc):  # a draft with problems is not served
                     invalid[rid] = (kind, f"version {version} has problems; fix them and "
                                     "save, or deactivate the routine")
                 else:
@@ -131,6 +133,13 @@ class TriggerHost:
             await self._apply_files(by_type["file"])
             self._active = active
             self.set_paused(self._paused)
+
+    def _valid(self, document: dict[str, Any]) -> bool:
+        """Each distinct document is validated once, not at every refresh."""
+        key = json.dumps(document, sort_keys=True)
+        if key not in self._validity:
+            self._validity[key] = not self.validate(document)[1]
+        return self._validity[key]
 
     def _secret_stamps(self, active: dict[str, ActiveRoutine]) -> dict[str, Any]:
         """When each webhook secret was last set: a rotated secret is re-read at once."""
