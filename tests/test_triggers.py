@@ -191,6 +191,21 @@ async def test_webhook_flood_is_rate_limited_and_every_accepted_run_completes(
     assert all(by_id.get(run_id) == "completed" for run_id in accepted), by_id
 
 
+async def test_a_webhook_whose_secret_is_gone_answers_503_and_the_owner_sees_why(
+        hosted: Hosted) -> None:
+    rid = hosted.add(hook_routine())
+    await hosted.activate(rid)
+    hosted.app.credentials.vault.delete("hook-key")  # e.g. the keyring entry was removed
+    hosted.app.store.touch_credential("hook-key")
+    await hosted.host.refresh()
+    [status] = hosted.host.statuses()
+    assert "missing from the OS keyring" in status.error
+    async with httpx.AsyncClient(timeout=30) as http:
+        reply = await http.post(hosted.url("orders"), content=b"{}", headers=signed(b"{}"))
+    assert reply.status_code == 503 and "keyring" not in reply.text
+    assert hosted.app.store.runs(rid) == []
+
+
 async def test_webhook_activation_refuses_what_cannot_work(hosted: Hosted) -> None:
     no_secret = hook_routine("no-secret", "a")
     del no_secret["trigger"]["credential"]
@@ -510,8 +525,8 @@ async def test_a_draft_saved_with_problems_is_not_served_until_fixed(hosted: Hos
     assert "version 2 has problems" in status.error
     body = b"{}"
     async with httpx.AsyncClient(timeout=30) as http:
-        assert (await http.post(hosted.url("orders"), content=body,
-                                headers=signed(body))).status_code == 404
+        refused = await http.post(hosted.url("orders"), content=body, headers=signed(body))
+        assert refused.status_code == 503 and "has problems" in refused.json()["error"]
         hosted.app.store.save_routine(hook_routine())
         await hosted.host.refresh()
         assert hosted.host.statuses()[0].error is None

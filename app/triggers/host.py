@@ -128,7 +128,8 @@ class TriggerHost:
             self._errors, self._invalid, self._stamps = {}, invalid, stamps
             by_type = {kind: {rid: r for rid, r in active.items() if r.trigger["type"] == kind}
                        for kind in LOCAL_TYPES}
-            await self._apply_webhooks(by_type["webhook"])
+            await self._apply_webhooks(by_type["webhook"], {
+                rid: message for rid, (kind, message) in invalid.items() if kind == "webhook"})
             self.events.set_routines(by_type["event"])
             await self._apply_files(by_type["file"])
             self._active = active
@@ -148,27 +149,33 @@ class TriggerHost:
         return {name: getattr(self.store.credential(name), "updated_at", None)
                 for name in names}
 
-    async def _apply_webhooks(self, routines: dict[str, ActiveRoutine]) -> None:
+    async def _apply_webhooks(self, routines: dict[str, ActiveRoutine],
+                              invalid: dict[str, str]) -> None:
         hooks: dict[str, Hook] = {}
+        unavailable = {}
+        for rid, message in invalid.items():  # callers learn why, rather than a 404
+            trigger = self.store.routine(rid)[0].get("trigger") or {}
+            unavailable[str(trigger.get("path", "")).strip("/")] = f"routine {rid}: {message}"
         for rid, routine in routines.items():
             path = routine.trigger["path"].strip("/")
             credential = routine.trigger.get("credential")
-            if not credential:
-                self._errors[rid] = "no webhook_secret credential is set on the trigger"
-                continue
             try:
+                if not credential:
+                    raise ValueError("no webhook_secret credential is set on the trigger")
                 hooks[path] = Hook(routine, await self.secret_of(credential))
-            except Exception as exc:
+            except Exception as exc:  # the owner reads why in the tray; callers learn less
                 self._errors[rid] = str(exc)
-        self.webhooks.set_hooks(hooks)
-        if hooks and not self.webhooks.running:
+                unavailable[path] = (f"routine {rid} cannot check signatures right now; "
+                                     "its owner can see why in Kianax")
+        self.webhooks.set_hooks(hooks, unavailable)
+        if (hooks or unavailable) and not self.webhooks.running:
             try:
                 await self.webhooks.start()
             except TriggerUnavailable as exc:
                 log.error("%s", exc)
                 for hook in hooks.values():
                     self._errors[hook.routine.id] = str(exc)
-        elif not hooks and self.webhooks.running:
+        elif not (hooks or unavailable) and self.webhooks.running:
             await self.webhooks.stop()
 
     async def _apply_files(self, routines: dict[str, ActiveRoutine]) -> None:

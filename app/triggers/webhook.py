@@ -75,6 +75,7 @@ class WebhookListener:
         self.options = options
         self.paused = False
         self._hooks: dict[str, Hook] = {}
+        self._unavailable: dict[str, str] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._runner: web.AppRunner | None = None
 
@@ -82,8 +83,10 @@ class WebhookListener:
     def running(self) -> bool:
         return self._runner is not None
 
-    def set_hooks(self, hooks: dict[str, Hook]) -> None:
+    def set_hooks(self, hooks: dict[str, Hook], unavailable: dict[str, str]) -> None:
+        """Serve ``hooks``; answer 503 with the reason at the ``unavailable`` paths."""
         self._hooks = dict(hooks)
+        self._unavailable = dict(unavailable)
         self._buckets = {path: self._buckets.get(path) or TokenBucket(
             self.options.rate_per_s, self.options.burst) for path in hooks}
 
@@ -113,6 +116,8 @@ class WebhookListener:
         path = request.match_info["path"]
         hook = self._hooks.get(path)
         if hook is None:
+            if path in self._unavailable:
+                return _error(503, self._unavailable[path], **{"Retry-After": "60"})
             return _error(404, f"no active routine listens at {PREFIX}{path}")
         if self.paused:
             return _error(503, "Kianax triggers are paused; resume them from the tray or app",
