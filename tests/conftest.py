@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.engine.connection import connect
+from app.engine.connection import ConnectionOptions, connect_when_ready
 from app.engine.devserver import EmbeddedServer
 from app.engine.runs import follow, start_run
 from app.engine.worker import build_worker
@@ -41,7 +41,7 @@ async def temporal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Em
 @pytest.fixture(scope="session")
 async def client(temporal: EmbeddedServer) -> Any:
     assert temporal.info is not None
-    return await connect(temporal.info.address)
+    return await connect_when_ready(ConnectionOptions(temporal.info.address))
 
 
 class Runner:

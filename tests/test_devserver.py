@@ -11,15 +11,15 @@ import sys
 
 import psutil
 
-from app.engine.connection import connect
-from app.engine.devserver import EmbeddedServer
+from app.engine.connection import ConnectionOptions, connect_when_ready
+from app.engine.devserver import EmbeddedServer, find_temporal, free_port
 
 
 async def test_start_reuse_and_stop(tmp_path):
     first = EmbeddedServer(tmp_path, ui=False)
     info = await first.start()
     assert first.owned
-    assert (await connect(info.address)) is not None
+    assert (await connect_when_ready(ConnectionOptions(info.address))) is not None
 
     second = EmbeddedServer(tmp_path, ui=False)
     reused = await second.start()
@@ -72,3 +72,22 @@ async def test_a_start_cut_short_leaves_no_server_behind(tmp_path):
             if str(tmp_path) in " ".join(p.info["cmdline"] or [])
             and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
+
+
+async def test_connecting_while_the_server_is_still_starting_waits_for_it(tmp_path):
+    """The port may accept before the frontend is healthy; a just-started server is waited
+    for instead of failing the first command (seen once in CI: "Frontend is not healthy")."""
+    port = free_port()
+    connecting = asyncio.ensure_future(connect_when_ready(ConnectionOptions(f"127.0.0.1:{port}")))
+    await asyncio.sleep(1.0)
+    assert not connecting.done()  # nothing there yet: still trying, not failed
+    server = subprocess.Popen([find_temporal(), "server", "start-dev", "--headless", "--ip",
+                               "127.0.0.1", "--port", str(port), "--db-filename",
+                               str(tmp_path / "t.db"), "--log-level", "error"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = await asyncio.wait_for(connecting, 30)
+        assert await client.service_client.check_health()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,20 @@ async def connect(options: ConnectionOptions | str,
     except (RuntimeError, RPCError) as exc:
         raise EngineUnavailable(f"cannot connect to Temporal at {args['target_host']}: "
                                 f"{explain(exc)}") from None
+
+
+async def connect_when_ready(options: ConnectionOptions, within_s: float = 20.0) -> Client:
+    """Connect to a server that is still starting (ours, embedded): its port accepts a
+    moment before its frontend answers ("Frontend is not healthy yet"), so retry a while."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        try:
+            return await connect(options)
+        except EngineUnavailable:
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def test_connection(options: ConnectionOptions) -> str:

@@ -17,7 +17,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from app.engine.activities import CredentialResolver, no_vault
-from app.engine.connection import DEFAULT_NAMESPACE, ConnectionOptions, connect
+from app.engine.connection import (
+    DEFAULT_NAMESPACE,
+    ConnectionOptions,
+    connect,
+    connect_when_ready,
+)
 from app.engine.devserver import EmbeddedServer
 from app.engine.runs import ProgressCallback, final_state, follow, start_run
 from app.engine.worker import build_worker
@@ -62,7 +67,9 @@ class EngineSession:
                 self.embedded = EmbeddedServer(self.paths.engine)
                 self.address = (await self.embedded.start()).address
                 self.options = ConnectionOptions(self.address)
-            self.client = await connect(self.options)
+                self.client = await connect_when_ready(self.options)
+            else:
+                self.client = await connect(self.options)
             if self._want_worker:
                 self._worker = build_worker(self.client, self.task_queue, self.plugins,
                                             self._credentials)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from temporalio.worker import Worker
 
-from app.engine.connection import connect
+from app.engine.connection import ConnectionOptions, connect_when_ready
 from app.engine.devserver import EmbeddedServer
 from app.engine.runs import start_run
 from app.engine.worker import build_worker
@@ -53,7 +53,7 @@ async def main(repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedServer(Path(tmp), ui=False)
         info = await server.start()
-        client = await connect(info.address)
+        client = await connect_when_ready(ConnectionOptions(info.address))
         interpreter = build_worker(client, QUEUE, discover(None))
         baseline = Worker(client, task_queue=QUEUE + "-hand",
                           workflows=[ChainWorkflow, OneActivityWorkflow], activities=[bench_get])

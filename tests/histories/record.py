@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from app.engine.connection import connect
+from app.engine.connection import ConnectionOptions, connect_when_ready
 from app.engine.devserver import EmbeddedServer
 from app.engine.runs import start_run
 from app.engine.worker import build_worker
@@ -57,7 +57,7 @@ async def record() -> None:
         server = EmbeddedServer(Path(tmp), ui=False)
         info = await server.start()
         try:
-            client = await connect(info.address)
+            client = await connect_when_ready(ConnectionOptions(info.address))
             async with build_worker(client, "kianax-record", discover(None)):
                 handle = await start_run(client, representative(http.url), "kianax-record",
                                          trigger={"symbol": "ACME"}, run_id="representative")
