@@ -453,7 +453,8 @@ class Kianax:
         for run_id, version in self.store.unfinished_runs():
             runs.adopt(run_id, version)
         host = TriggerHost(self.store, self.plugins, runs, self._resolve_credential,
-                           self._webhook_secret, self.webhook_options(), self.check)
+                           self._webhook_secret, self.webhook_options(), self.check,
+                           lock=self.paths.data / "triggers.lock")
         host.set_paused(self.settings.triggers_paused)
         return host
 

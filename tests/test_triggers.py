@@ -532,3 +532,35 @@ async def test_a_draft_saved_with_problems_is_not_served_until_fixed(hosted: Hos
         assert hosted.host.statuses()[0].error is None
         assert (await http.post(hosted.url("orders"), content=body,
                                 headers=signed(body))).status_code == 202
+
+
+async def test_one_host_per_store_the_second_waits_and_takes_over(hosted: Hosted,
+                                                                  quote_server: Any) -> None:
+    """The app and `kianax worker --triggers` on one store: only one serves, or every
+    event and file trigger would fire twice. The other takes over when the first stops."""
+    server, prices = quote_server
+    prices["now"] = 50.0
+    rid = hosted.add(price_below_100("once", server))
+    await hosted.activate(rid)
+    second = hosted.app.trigger_host(hosted.engine)
+    await second.start()
+    try:
+        [status] = second.statuses()
+        assert status.detail == "standby" and "another Kianax process" in status.error
+        await hosted.wait_runs(rid, 1)
+        await wait_checks(server, 3)
+        assert len(hosted.app.store.runs(rid)) == 1  # not two
+
+        await hosted.host.close()  # the first quits
+        hook = hosted.add(hook_routine())
+        await hosted.app.activate(hook, hosted.engine)
+        await second.refresh()
+        assert {s.routine_id: s.error for s in second.statuses()} == {rid: None, hook: None}
+        async with httpx.AsyncClient(timeout=30) as http:
+            reply = await http.post(hosted.url("orders"), content=b'{"order": 1, "qty": 1}',
+                                    headers=signed(b'{"order": 1, "qty": 1}'))
+        assert reply.status_code == 202
+        await wait_checks(server, 2)
+        assert len(hosted.app.store.runs(rid)) == 1  # the condition still holds: no re-fire
+    finally:
+        await second.close()

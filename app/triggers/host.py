@@ -15,7 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from app.plugin_api.redaction import CredentialResolver
 from app.plugin_api.registry import PluginRegistry
@@ -34,6 +37,8 @@ from app.triggers.webhook import Hook, WebhookListener
 
 log = logging.getLogger(__name__)
 REFRESH_S = 3.0
+STANDBY = ("served by another Kianax process using this store (the app or `kianax worker "
+           "--triggers`); this one takes over when it stops")
 SecretOf = Callable[[str], Awaitable[bytes]]
 Validate = Callable[[Any], tuple[Routine | None, list[Problem]]]
 
@@ -52,7 +57,7 @@ class TriggerStatus:
 class TriggerHost:
     def __init__(self, store: Store, plugins: PluginRegistry, launcher: Launcher,
                  resolver: CredentialResolver, secret_of: SecretOf, webhook: WebhookOptions,
-                 validate: Validate, refresh_s: float = REFRESH_S):
+                 validate: Validate, lock: Path | None = None, refresh_s: float = REFRESH_S):
         self.store = store
         self.launcher = launcher
         self.secret_of = secret_of
@@ -69,6 +74,9 @@ class TriggerHost:
         self._paused = False
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
+        # One host per store: two would both fire each event and file trigger.
+        self._claim = FileLock(str(lock), thread_local=False) if lock is not None else None
+        self._standby: list[ActiveRoutine] = []
 
     async def start(self) -> None:
         await self.refresh()
@@ -85,6 +93,8 @@ class TriggerHost:
                 await watch.stop()
             self.watches = {}
             await self.webhooks.stop()
+            if self._claim is not None and self._claim.is_locked:
+                self._claim.release()
         await self.launcher.close()
 
     @property
@@ -106,9 +116,24 @@ class TriggerHost:
             except Exception:
                 log.exception("refreshing triggers failed")
 
+    def _claimed(self) -> bool:
+        if self._claim is None or self._claim.is_locked:
+            return True
+        try:
+            self._claim.acquire(timeout=0)
+        except Timeout:
+            return False
+        return True
+
     async def refresh(self) -> None:
         """Apply the store's active routines (only what changed is touched)."""
         async with self._lock:
+            if not self._claimed():
+                self._standby = [ActiveRoutine(rid, version, doc) for rid, (doc, version)
+                                 in sorted(self.store.active_routines().items())
+                                 if (doc.get("trigger") or {}).get("type") in LOCAL_TYPES]
+                return
+            self._standby = []
             active: dict[str, ActiveRoutine] = {}
             invalid: dict[str, tuple[str, str]] = {}
             for rid, (doc, version) in self.store.active_routines().items():
@@ -188,6 +213,9 @@ class TriggerHost:
                 self.watches[rid] = FolderWatch(routine, self.launcher)
 
     def statuses(self) -> list[TriggerStatus]:
+        if self._standby:
+            return [TriggerStatus(r.id, r.trigger["type"], "standby", error=STANDBY)
+                    for r in self._standby]
         found = [TriggerStatus(rid, kind, "not served", error=message)
                  for rid, (kind, message) in sorted(self._invalid.items())]
         for rid, routine in sorted(self._active.items()):
