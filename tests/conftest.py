@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,22 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # GUI tests run without a display (design §7); set before any QApplication exists.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _queues = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def free_deleted_widgets() -> Iterator[None]:
+    """After each test, free the Qt objects it deleted, on this thread and now, rather than
+    whenever a later garbage collection (possibly on another thread) gets to them."""
+    yield
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is not None:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
+        QApplication.processEvents()
 
 
 @pytest.fixture(scope="session")

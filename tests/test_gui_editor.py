@@ -12,6 +12,7 @@ from app.routine import Connection, dump_routine, parse_routine
 from app.services import Kianax
 from app.ui.main_window import MainWindow
 from tests.gui_helpers import drag, drop_plugin, port_in_view
+from tests.test_gui_run import close_window
 
 
 @pytest.fixture
@@ -23,11 +24,7 @@ def window(qtbot, tmp_path):
     win.show()
     qtbot.waitExposed(win)
     yield win
-    win.editor.undo_stack.setClean()  # tests leave edits unsaved on purpose
-    win.request_quit()
-    win.close()
-    win.deleteLater()
-    services.close()
+    close_window(win)  # tests leave edits unsaved on purpose: it discards them
 
 
 def test_build_three_nodes_through_the_gui_save_and_reload(window, qtbot):

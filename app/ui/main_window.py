@@ -558,7 +558,7 @@ class MainWindow(QMainWindow):
     async def run_detached(self, routine_id: str) -> None:
         """Run Now from the tray: start the stored routine, follow it in the background."""
         if self.engine is None or self.triggers is None:
-            self.tray.notify("Cannot run", self.engine_error or "The engine is still starting.")
+            self.notify("Cannot run", self.engine_error or "The engine is still starting.")
             return
         try:
             document, version = self.services.store.routine(routine_id)
@@ -566,7 +566,7 @@ class MainWindow(QMainWindow):
             run_id, outcome = await self.triggers.launcher.launch(
                 ActiveRoutine(routine_id, version, document), None)
         except (UserError, RoutineInvalid, KeyError, RuntimeError) as exc:
-            self.tray.notify(f"Cannot run {routine_id}", str(exc))
+            self.notify(f"Cannot run {routine_id}", str(exc))
             return
         self.statusBar().showMessage(f"Running {run_id}…", 6000)
         await self.refresh_overview()
@@ -574,17 +574,23 @@ class MainWindow(QMainWindow):
         await self.refresh_overview()
         if state["status"] != "completed":
             message = (state.get("error") or {}).get("message", state["status"])
-            self.tray.notify(f"{routine_id} {state['status']}", message)
+            self.notify(f"{routine_id} {state['status']}", message)
 
     async def pause_all(self, paused: bool) -> None:
         try:
             await self.services.set_all_paused(paused, self.engine, self.triggers)
         except Exception as exc:
             log.exception("pause all failed")
-            self.tray.notify("Pause all" if paused else "Resume all", str(exc))
+            self.notify("Pause all" if paused else "Resume all", str(exc))
         self.statusBar().showMessage("All triggers paused" if paused
                                      else "All triggers resumed", 6000)
         await self.refresh_overview()
+
+    def notify(self, title: str, message: str) -> None:
+        """Tell the user something happened in the background: from the tray when there is
+        one, else in the status bar."""
+        if not self.tray.notify(title, message):
+            self.statusBar().showMessage(f"{title}: {message}", 10000)
 
     def bring_to_front(self) -> None:
         self.showNormal()
@@ -712,7 +718,7 @@ class MainWindow(QMainWindow):
         if self.tray.icon.isVisible():
             self.hide()
             if not self.services.settings.tray_notice_shown:
-                self.tray.notify("Kianax is still running",
+                self.notify("Kianax is still running",
                                  "Schedules and triggers keep firing. Quit from the tray "
                                  "icon's menu.")
                 self.services.remember(tray_notice_shown=True)

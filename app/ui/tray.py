@@ -150,8 +150,13 @@ class Tray(QObject):
     def hide(self) -> None:
         self.icon.hide()
 
-    def notify(self, title: str, message: str) -> None:
+    def notify(self, title: str, message: str) -> bool:
+        """A desktop notification from the tray icon; False when there is no tray to show
+        it from (Qt would otherwise float a balloon tip for an icon nobody sees)."""
+        if not self.icon.isVisible():
+            return False
         self.icon.showMessage(title, message, tray_icon(self.state), 8000)
+        return True
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger,

@@ -1,0 +1,2 @@
+def test_after_everything(qapp):
+    qapp.processEvents()
