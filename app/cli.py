@@ -27,6 +27,7 @@ from app.logs import setup_logging
 from app.paths import Paths, default_paths
 from app.resources import sample
 from app.routine import RoutineInvalid
+from app.routine.document import trigger_of
 from app.services import Kianax, LoadedRoutine, UserError
 from app.triggers import LOCAL_TYPES, curl_example
 from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
@@ -492,7 +493,7 @@ def _credential(app: Kianax, args: argparse.Namespace) -> int:
 
 def cmd_activate(app: Kianax, args: argparse.Namespace) -> int:
     print(f"activated {_run_async(app.activate(args.id))}")
-    trigger = app.store.routine(args.id)[0].get("trigger") or {}
+    trigger = trigger_of(app.store.routine(args.id)[0])
     if trigger.get("type") in LOCAL_TYPES:
         print("served while the Kianax app or `kianax worker --triggers` runs on this machine")
     if trigger.get("type") == "webhook":

@@ -24,7 +24,7 @@ from app.paths import Paths, default_paths
 from app.plugin_api import PluginError
 from app.plugin_api.registry import PluginRegistry, discover
 from app.routine import FORMAT, Problem, Routine, RoutineInvalid, dump_routine
-from app.routine.document import decode
+from app.routine.document import decode, trigger_of
 from app.routine.validation import validate_document
 from app.settings import Settings
 from app.store import NotFound, Store
@@ -323,7 +323,7 @@ class Kianax:
         """After a new version of an active routine is saved: move its trigger to it, or
         deactivate it when the new version's trigger is manual (nothing left to serve)."""
         document, _ = self.store.routine(routine_id)
-        if (document.get("trigger") or {}).get("type", "manual") == "manual":
+        if trigger_of(document).get("type", "manual") == "manual":
             await self.deactivate(routine_id, engine)
             return f"{routine_id} now has a manual trigger, so it was deactivated"
         return f"its trigger follows: {await self.activate(routine_id, engine)}"
@@ -343,7 +343,7 @@ class Kianax:
                     f"add {name or 'NAME'} --kind webhook_secret` and set the trigger's "
                     "credential to its name")
             for other_id, (other, _) in self.store.active_routines().items():
-                trigger = other.get("trigger") or {}
+                trigger = trigger_of(other)
                 if other_id != routine.id and trigger.get("type") == "webhook" and \
                         str(trigger.get("path", "")).strip("/") == path:
                     raise UserError(f"active routine {other_id} already listens at "
@@ -368,9 +368,8 @@ class Kianax:
         from app.engine import schedules
 
         document, _ = self.store.routine(routine_id)
-        was_active = self.is_active(routine_id)
-        removed = was_active
-        if (document.get("trigger") or {}).get("type") == "cron":
+        removed = self.is_active(routine_id)
+        if trigger_of(document).get("type") == "cron":
             async with self._engine_or(engine) as session:
                 removed = await schedules.delete(session.client, routine_id)
         self.store.set_active(routine_id, False)
@@ -383,7 +382,7 @@ class Kianax:
 
         active = {rid: (doc, version) for rid, (doc, version) in
                   self.store.active_routines().items()
-                  if (doc.get("trigger") or {}).get("type") == "cron"}
+                  if trigger_of(doc).get("type") == "cron"}
         return await schedules.reconcile(engine.client, active, engine.task_queue)
 
     async def overview(self, engine: EngineSession | None,
@@ -394,7 +393,7 @@ class Kianax:
         local = {status.routine_id: status for status in (host.statuses() if host else [])}
         views = []
         for rid, (document, _) in sorted(self.store.active_routines().items()):
-            trigger = document.get("trigger") or {}
+            trigger = trigger_of(document)
             kind = trigger.get("type", "manual")
             latest = self.store.runs(rid, 1)
             last_status, last_at = (latest[0].status, latest[0].started_at.replace(tzinfo=UTC)) \
@@ -435,7 +434,7 @@ class Kianax:
         self.remember(triggers_paused=paused)
         if engine is not None and engine.client is not None:
             for rid, (document, _) in self.store.active_routines().items():
-                if (document.get("trigger") or {}).get("type") == "cron":
+                if trigger_of(document).get("type") == "cron":
                     await schedules.set_paused(engine.client, rid, paused)
 
     def webhook_options(self) -> WebhookOptions:
@@ -460,7 +459,7 @@ class Kianax:
 
     async def _webhook_secret(self, name: str) -> bytes:
         resolved = await asyncio.to_thread(self.credentials.resolve, name)
-        if self.credentials.info(name).kind != "webhook_secret":
+        if resolved["kind"] != "webhook_secret":
             raise UserError(f"credential {name!r} is not a webhook_secret")
         return str(resolved["fields"]["secret"]).encode()
 

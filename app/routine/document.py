@@ -107,6 +107,11 @@ def _kind(value: Any) -> str:
             dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
 
 
+def trigger_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document's trigger as written (``{"type": "manual"}`` when it has none)."""
+    return doc.get("trigger") or {"type": "manual"}
+
+
 def parse_routine(doc: Any) -> Routine:
     """Build a :class:`Routine` from a decoded JSON document or raise :class:`RoutineInvalid`."""
     routine, problems = read_routine(doc)

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.routine.document import trigger_of
 from app.store.models import (
     Base,
     CredentialRow,
@@ -154,7 +155,7 @@ class Store:
                       & (RoutineVersionRow.version == RoutineRow.current_version))
                 .order_by(func.lower(RoutineRow.name))).all()
             return [RoutineSummary(r.id, r.name, r.current_version, r.active, r.updated_at,
-                                   (doc.get("trigger") or {}).get("type", "manual"))
+                                   trigger_of(doc).get("type", "manual"))
                     for r, doc in rows]
 
     def set_active(self, routine_id: str, active: bool) -> None:

@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app.routine.document import trigger_of
+
 LOCAL_TYPES = ("webhook", "event", "file")
 HOOK_PREFIX = "/hooks/"
 
@@ -26,7 +28,7 @@ class ActiveRoutine:
 
     @property
     def trigger(self) -> dict[str, Any]:
-        return self.document.get("trigger") or {"type": "manual"}
+        return trigger_of(self.document)
 
     @property
     def name(self) -> str:

@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from app.plugin_api.redaction import CredentialResolver
 from app.plugin_api.registry import PluginRegistry
 from app.routine import Problem, Routine
+from app.routine.document import trigger_of
 from app.store import Store
 from app.triggers import (
     LOCAL_TYPES,
@@ -68,7 +69,7 @@ class TriggerHost:
         self.watches: dict[str, FolderWatch] = {}
         self._active: dict[str, ActiveRoutine] = {}
         self._errors: dict[str, str] = {}
-        self._invalid: dict[str, tuple[str, str]] = {}
+        self._invalid: dict[str, ActiveRoutine] = {}
         self._stamps: dict[str, Any] = {}
         self._validity: dict[str, bool] = {}
         self._paused = False
@@ -131,20 +132,15 @@ class TriggerHost:
             if not self._claimed():
                 self._standby = [ActiveRoutine(rid, version, doc) for rid, (doc, version)
                                  in sorted(self.store.active_routines().items())
-                                 if (doc.get("trigger") or {}).get("type") in LOCAL_TYPES]
+                                 if trigger_of(doc).get("type") in LOCAL_TYPES]
                 return
             self._standby = []
             active: dict[str, ActiveRoutine] = {}
-            invalid: dict[str, tuple[str, str]] = {}
+            invalid: dict[str, ActiveRoutine] = {}  # drafts with problems are not served
             for rid, (doc, version) in self.store.active_routines().items():
-                kind = (doc.get("trigger") or {}).get("type")
-                if kind not in LOCAL_TYPES:
-                    continue
-                if not self._valid(doc):  # a draft with problems is not served
-                    invalid[rid] = (kind, f"version {version} has problems; fix them and "
-                                    "save, or deactivate the routine")
-                else:
-                    active[rid] = ActiveRoutine(rid, version, doc)
+                if trigger_of(doc).get("type") in LOCAL_TYPES:
+                    served = active if self._valid(doc) else invalid
+                    served[rid] = ActiveRoutine(rid, version, doc)
             stamps = self._secret_stamps(active)
             if active == self._active and invalid == self._invalid and \
                     stamps == self._stamps and not self._errors and \
@@ -153,8 +149,8 @@ class TriggerHost:
             self._errors, self._invalid, self._stamps = {}, invalid, stamps
             by_type = {kind: {rid: r for rid, r in active.items() if r.trigger["type"] == kind}
                        for kind in LOCAL_TYPES}
-            await self._apply_webhooks(by_type["webhook"], {
-                rid: message for rid, (kind, message) in invalid.items() if kind == "webhook"})
+            await self._apply_webhooks(by_type["webhook"], [
+                r for r in invalid.values() if r.trigger["type"] == "webhook"])
             self.events.set_routines(by_type["event"])
             await self._apply_files(by_type["file"])
             self._active = active
@@ -175,12 +171,11 @@ class TriggerHost:
                 for name in names}
 
     async def _apply_webhooks(self, routines: dict[str, ActiveRoutine],
-                              invalid: dict[str, str]) -> None:
+                              invalid: list[ActiveRoutine]) -> None:
         hooks: dict[str, Hook] = {}
-        unavailable = {}
-        for rid, message in invalid.items():  # callers learn why, rather than a 404
-            trigger = self.store.routine(rid)[0].get("trigger") or {}
-            unavailable[str(trigger.get("path", "")).strip("/")] = f"routine {rid}: {message}"
+        unavailable = {  # callers learn why, rather than a 404
+            str(r.trigger.get("path", "")).strip("/"): f"routine {r.id}: {_problems(r)}"
+            for r in invalid}
         for rid, routine in routines.items():
             path = routine.trigger["path"].strip("/")
             credential = routine.trigger.get("credential")
@@ -216,8 +211,8 @@ class TriggerHost:
         if self._standby:
             return [TriggerStatus(r.id, r.trigger["type"], "standby", error=STANDBY)
                     for r in self._standby]
-        found = [TriggerStatus(rid, kind, "not served", error=message)
-                 for rid, (kind, message) in sorted(self._invalid.items())]
+        found = [TriggerStatus(rid, r.trigger["type"], "not served", error=_problems(r))
+                 for rid, r in sorted(self._invalid.items())]
         for rid, routine in sorted(self._active.items()):
             kind = routine.trigger["type"]
             error = self._errors.get(rid)
@@ -235,3 +230,8 @@ class TriggerHost:
                     f" for {routine.trigger.get('pattern') or '*'}",
                     error=error or (watch.error if watch else None)))
         return found
+
+
+def _problems(routine: ActiveRoutine) -> str:
+    return (f"version {routine.version} has problems; fix them and save, or deactivate the "
+            "routine")

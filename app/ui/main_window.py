@@ -40,6 +40,7 @@ from app.ui.inspector import Inspector
 from app.ui.library import Library
 from app.ui.palette import Palette, QuickAdd
 from app.ui.tray import Tray
+from app.ui.webhooks_dialog import WebhooksDialog
 
 if TYPE_CHECKING:
     from app.engine.session import EngineSession
@@ -607,8 +608,6 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_webhooks(self) -> QDialog:
-        from app.ui.webhooks_dialog import WebhooksDialog
-
         dialog = WebhooksDialog(self.services, self)
         dialog.saved.connect(lambda: self.spawn(self.restart_triggers()))
         dialog.open()

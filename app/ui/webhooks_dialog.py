@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.routine.document import trigger_of
 from app.services import Kianax
 from app.triggers import WebhookOptions, curl_example
 
@@ -101,7 +102,7 @@ class WebhooksDialog(QDialog):
         for summary in store.routines():
             if summary.trigger_type != "webhook":
                 continue
-            trigger = store.routine(summary.id)[0].get("trigger") or {}
+            trigger = trigger_of(store.routine(summary.id)[0])
             rows.append((summary, options.url(str(trigger.get("path", "")).strip("/")),
                          trigger.get("credential")))
         self.table.setRowCount(len(rows))

@@ -1,2 +1,0 @@
-def test_after_everything(qapp):
-    qapp.processEvents()
