@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,6 +16,10 @@ from app.plugin_api.redaction import CredentialContext, CredentialResolver, reda
 from app.plugin_api.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
+# Every activity heartbeats this often while its plugin runs, so with the interpreter's
+# heartbeat timeout (10 s) a node on a dead worker is retried within seconds instead of
+# after its whole start-to-close timeout.
+HEARTBEAT_INTERVAL_S = 2.0
 
 
 async def no_vault(name: str) -> Mapping[str, Any]:
@@ -25,8 +30,19 @@ async def no_vault(name: str) -> Mapping[str, Any]:
 class _Context(CredentialContext):
     """The context of a plugin running as an activity: heartbeats reach Temporal."""
 
+    details: tuple[Any, ...] = ()
+
     def heartbeat(self, *details: Any) -> None:
+        self.details = details
         activity.heartbeat(*details)
+
+
+async def _keep_alive(ctx: _Context) -> None:
+    """Heartbeat until cancelled, repeating the plugin's last details (never clobbering
+    them: Temporal keeps the last heartbeat's details for the next attempt)."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        activity.heartbeat(*ctx.details)
 
 
 class NodeActivities:
@@ -50,8 +66,10 @@ class NodeActivities:
         ctx = _Context(
             node_id=node_id, attempt=info.attempt,
             logger=logging.LoggerAdapter(log, {"node": node_id, "run": request.get("run_id")}),
-            resolver=self._credentials,
+            resolver=self._credentials, run_id=str(request.get("run_id") or ""),
+            element=request.get("element"),
         )
+        beating = asyncio.create_task(_keep_alive(ctx))
         try:
             output = await plugin.execute(ctx, request.get("input"), request.get("config", {}))
         except PluginError as exc:
@@ -63,4 +81,6 @@ class NodeActivities:
             raise ApplicationError(
                 redact(f"{plugin.id} crashed: {type(exc).__name__}: {exc}", ctx.secrets),
                 {"attempt": info.attempt}, type="PluginCrash") from None
+        finally:
+            beating.cancel()
         return {"output": redact(output, ctx.secrets), "attempt": info.attempt}

@@ -42,6 +42,12 @@ class ActivityContext(Protocol):
     attempt: int
     logger: logging.LoggerAdapter | logging.Logger
 
+    @property
+    def idempotency_key(self) -> str:
+        """The same on every attempt of this node in this run (and this element of a
+        fan-out): send it so a receiving API can drop a repeated side effect. Empty
+        outside a run (an event trigger's check)."""
+
     async def credential(self, name: str) -> Mapping[str, Any]:
         """The named credential's kind and secret fields, resolved on the worker."""
 

@@ -7,6 +7,7 @@ plugin call (workflow history, the store, logs) goes through :func:`redact` firs
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,19 @@ class CredentialContext:
     logger: logging.LoggerAdapter | logging.Logger
     resolver: CredentialResolver
     secrets: set[str] = field(default_factory=set)
+    run_id: str = ""
+    element: int | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """``kianax-`` and 32 hex digits of SHA-256 over ``run_id/node_id[/element]``: the
+        same on every attempt of one node in one run; empty outside a run."""
+        if not self.run_id:
+            return ""
+        scope = f"{self.run_id}/{self.node_id}"
+        if self.element is not None:
+            scope += f"/{self.element}"
+        return "kianax-" + hashlib.sha256(scope.encode()).hexdigest()[:32]
 
     async def credential(self, name: str) -> Mapping[str, Any]:
         resolved = await self.resolver(name)
