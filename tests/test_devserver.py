@@ -8,8 +8,10 @@ import json
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 
 import psutil
+from temporalio.service import RPCError
 
 from app.engine.connection import ConnectionOptions, connect_when_ready
 from app.engine.devserver import EmbeddedServer, find_temporal, free_port
@@ -91,3 +93,39 @@ async def test_connecting_while_the_server_is_still_starting_waits_for_it(tmp_pa
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+async def test_a_restarted_server_keeps_its_port_unless_someone_else_holds_it(tmp_path):
+    """Workers connected to 127.0.0.1:PORT reconnect after a restart; a port another
+    program took meanwhile is left to it."""
+    server = EmbeddedServer(tmp_path, ui=False)
+    first = await server.start()
+    client = await connect_when_ready(ConnectionOptions(first.address))
+    await server.stop()
+
+    again = await server.start()
+    try:
+        assert (again.port, again.ui_port) == (first.port, first.ui_port)
+        assert again.pid != first.pid
+        for _ in range(100):  # the client made before the restart reconnects by itself
+            try:
+                await client.service_client.check_health(timeout=timedelta(seconds=1))
+                break
+            except RPCError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the old client never reconnected")
+    finally:
+        await server.stop()
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", first.port))
+        squatter.listen()
+        moved = EmbeddedServer(tmp_path, ui=False)
+        elsewhere = await moved.start()
+        try:
+            assert elsewhere.port != first.port
+            assert elsewhere.ui_port == first.ui_port  # still free: kept
+        finally:
+            await moved.stop()
+        assert squatter.fileno() != -1 and squatter.getsockname()[1] == first.port

