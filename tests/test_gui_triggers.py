@@ -158,6 +158,7 @@ def test_activate_from_toolbar_and_library_then_drive_the_tray_menu(qapp, tmp_pa
             menu_entries(window.tray.menu)["Resume all"].trigger()
             await until(lambda: window.tray.state == "failed", what="resumed")
             assert not (await schedules.describe(window.engine.client, "nightly")).paused
+            body = b'{"order": "T-2", "qty": 1}'  # a new request, not a replay of the first
             assert (await http.post(hook_url, content=body, headers=signed(body))
                     ).status_code == 202
             await until(lambda: services.store.runs("hook")[0].status == "completed",

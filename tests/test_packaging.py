@@ -17,7 +17,7 @@ import pytest
 
 from app import __version__
 from app.engine.devserver import free_port
-from app.triggers.webhook import sign
+from app.triggers.webhook import signed_headers
 from tests.helpers import routine, transform
 from tests.test_cli import write
 
@@ -95,7 +95,7 @@ def test_frozen_worker_serves_webhook_event_and_file_triggers(built, tmp_path, s
         assert "serving 3 trigger(s)" in "".join(lines), lines
         body = b'{"n": 42}'
         reply = httpx.post(f"http://127.0.0.1:{port}/hooks/fz?wait=1", content=body, timeout=60,
-                           headers={"X-Kianax-Signature": sign(b"frozen-secret", body)})
+                           headers=signed_headers(b"frozen-secret", body))
         assert reply.status_code == 200 and reply.json()["result"] == {"got": {"n": 42}}
         (inbox / "note.txt").write_text("hello")
         deadline = time.monotonic() + 30

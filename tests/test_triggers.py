@@ -24,7 +24,7 @@ from app.services import Kianax, UserError
 from app.settings import Settings
 from app.triggers import curl_example
 from app.triggers.host import TriggerHost
-from app.triggers.webhook import sign
+from app.triggers.webhook import signed_headers
 from app.vault import Vault
 from tests.helpers import LocalHTTPServer, node, routine, transform
 from tests.keyrings import MemoryKeyring
@@ -90,9 +90,10 @@ def hook_routine(rid: str = "hook", path: str = "orders") -> dict[str, Any]:
                    rid=rid, trigger={"type": "webhook", "path": path, "credential": "hook-key"})
 
 
-def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
-    return {"X-Kianax-Signature": sign(secret.encode(), body),
-            "Content-Type": "application/json"}
+def signed(body: bytes, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
+    """X-Kianax-Timestamp and X-Kianax-Signature for ``body``, signed now (or ``at``). The
+    same body signed in the same second is the same request: a second one is a replay."""
+    return {**signed_headers(secret.encode(), body, at), "Content-Type": "application/json"}
 
 
 async def test_signed_webhook_starts_a_run_with_its_payload(hosted: Hosted) -> None:
@@ -101,9 +102,13 @@ async def test_signed_webhook_starts_a_run_with_its_payload(hosted: Hosted) -> N
     assert hosted.url("orders") in message
     body = json.dumps({"order": "A-17", "qty": 3}).encode()
     async with httpx.AsyncClient() as http:
-        accepted = await http.post(hosted.url("orders"), content=body, headers=signed(body))
+        headers = signed(body)
+        accepted = await http.post(hosted.url("orders"), content=body, headers=headers)
         assert accepted.status_code == 202, accepted.text
         run_id = accepted.json()["run_id"]
+        again = await http.post(hosted.url("orders"), content=body, headers=headers)
+        assert again.status_code == 401 and "replay" in again.json()["error"]
+        body = json.dumps({"qty": 3, "order": "A-17"}).encode()  # a new request: new bytes
         waited = await http.post(hosted.url("orders") + "?wait=1", content=body,
                                  headers=signed(body), timeout=30)
     assert waited.status_code == 200
@@ -162,8 +167,6 @@ async def test_webhook_flood_is_rate_limited_and_every_accepted_run_completes(
         hosted: Hosted) -> None:
     rid = hosted.add(hook_routine())
     await hosted.activate(rid)
-    body = json.dumps({"order": "flood", "qty": 1}).encode()
-    headers = signed(body)
     limits = httpx.Limits(max_connections=100)
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
         loop = asyncio.get_running_loop()
@@ -173,12 +176,14 @@ async def test_webhook_flood_is_rate_limited_and_every_accepted_run_completes(
         async def post_at(slot: float) -> httpx.Response:
             await asyncio.sleep(max(0.0, began + slot - loop.time()))
             sent.append(loop.time())
-            return await http.post(hosted.url("orders"), content=body, headers=headers)
+            body = json.dumps({"order": f"flood-{slot}", "qty": 1}).encode()  # no replays
+            return await http.post(hosted.url("orders"), content=body, headers=signed(body))
 
         # 300 requests sent at 100 per second, whatever the answers take
         replies = await asyncio.gather(*(post_at(i / 100) for i in range(300)))
         answered = loop.time() - began
-        after = await http.post(hosted.url("orders"), content=body, headers=headers)
+        body = json.dumps({"order": "after", "qty": 1}).encode()
+        after = await http.post(hosted.url("orders"), content=body, headers=signed(body))
     assert max(sent) - min(sent) < 3.5
     statuses = [r.status_code for r in replies]
     assert set(statuses) == {202, 429}, set(statuses)

@@ -49,15 +49,20 @@ class WebhookOptions:
 
 
 def curl_example(url: str, credential: str | None) -> str:
-    """A ready-to-paste shell snippet that signs a JSON body and posts it (bash, openssl,
-    curl). The secret is not in it: Kianax never shows a secret once stored."""
+    """A ready-to-paste shell snippet that signs a JSON body with the current time and posts
+    it (bash, date, openssl, curl): ``X-Kianax-Signature`` is the HMAC-SHA256 of
+    ``"<timestamp>.<body>"``, and the timestamp must be within 5 minutes of the listener's
+    clock. The secret is not in it: Kianax never shows a secret once stored."""
     return "\n".join((
         f"# the secret you stored as credential {credential or 'NAME'!r} (never shown here)",
         "SECRET='paste-the-webhook-secret'",
         "BODY='{\"hello\": \"world\"}'",
-        "SIG=$(printf '%s' \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | sed 's/^.*= //')",
+        "TS=$(date +%s)  # sign each request when you send it: a replay is refused",
+        "SIG=$(printf '%s.%s' \"$TS\" \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\""
+        " | sed 's/^.*= //')",
         f"curl -sS -X POST '{url}?wait=1' -H 'Content-Type: application/json' \\",
-        "     -H \"X-Kianax-Signature: sha256=$SIG\" --data-binary \"$BODY\"",
+        "     -H \"X-Kianax-Timestamp: $TS\" -H \"X-Kianax-Signature: sha256=$SIG\" \\",
+        "     --data-binary \"$BODY\"",
     )) + "\n"
 
 

@@ -73,9 +73,11 @@ class WebhooksDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        note = QLabel("<b>Webhook routines.</b> Each request carries <code>X-Kianax-Signature:"
-                      " sha256=&lt;hex HMAC-SHA256 of the raw body&gt;</code>, keyed with the "
-                      "routine's webhook_secret credential. Add <code>?wait=1</code> to get "
+        note = QLabel("<b>Webhook routines.</b> Each request carries <code>X-Kianax-Timestamp:"
+                      " &lt;unix seconds&gt;</code> and <code>X-Kianax-Signature: sha256=&lt;hex"
+                      " HMAC-SHA256 of \"&lt;timestamp&gt;.&lt;raw body&gt;\"&gt;</code>, keyed "
+                      "with the routine's webhook_secret credential; a timestamp over 5 minutes "
+                      "off or a request sent twice is refused. Add <code>?wait=1</code> to get "
                       "the run's result instead of its id.")
         note.setWordWrap(True)
         layout.addWidget(note)

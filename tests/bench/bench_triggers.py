@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import statistics
 import tempfile
 import time
@@ -24,7 +26,7 @@ from app.engine.devserver import EmbeddedServer, free_port
 from app.paths import Paths
 from app.services import Kianax
 from app.settings import Settings
-from app.triggers.webhook import sign
+from app.triggers.webhook import signed_headers
 from app.vault import Vault
 from tests.helpers import routine, transform
 from tests.keyrings import MemoryKeyring
@@ -61,12 +63,17 @@ async def main(repeat: int, burst: int) -> None:
                 host = app.trigger_host(engine)
                 await host.start()
                 url = app.webhook_options().url("bench")
-                body = b'{"n": 1}'
-                headers = {"X-Kianax-Signature": sign(SECRET, body)}
+                numbers = itertools.count()
+
+                def signed() -> dict[str, object]:
+                    """A new request each time: the same body and second would be a replay."""
+                    body = json.dumps({"n": 1, "i": next(numbers)}).encode()
+                    return {"content": body, "headers": signed_headers(SECRET, body)}
+
                 async with httpx.AsyncClient(timeout=60,
                                              limits=httpx.Limits(max_connections=50)) as http:
                     async def hook_wait() -> None:
-                        reply = await http.post(url + "?wait=1", content=body, headers=headers)
+                        reply = await http.post(url + "?wait=1", **signed())
                         assert reply.json()["status"] == "completed", reply.text
 
                     async def direct_wait() -> None:
@@ -74,15 +81,14 @@ async def main(repeat: int, burst: int) -> None:
                         assert (await outcome)["status"] == "completed"
 
                     async def hook_accept() -> None:
-                        assert (await http.post(url, content=body, headers=headers)
-                                ).status_code == 202
+                        assert (await http.post(url, **signed())).status_code == 202
 
                     async def direct_start() -> None:
                         await engine.start(document, {"n": 1}, version)
 
                     async def hook_burst() -> None:
-                        replies = await asyncio.gather(*(http.post(
-                            url, content=body, headers=headers) for _ in range(burst)))
+                        replies = await asyncio.gather(*(http.post(url, **signed())
+                                                         for _ in range(burst)))
                         ids = [r.json()["run_id"] for r in replies]
                         await asyncio.gather(*(engine.client.get_workflow_handle(i).result()
                                                for i in ids))
