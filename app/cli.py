@@ -24,11 +24,12 @@ from typing import Any, TextIO
 
 from app import __version__
 from app.logs import setup_logging
-from app.paths import Paths, default_paths
+from app.paths import Paths, default_paths, private_umask
 from app.resources import sample
 from app.routine import RoutineInvalid
 from app.routine.document import trigger_of
 from app.services import Kianax, LoadedRoutine, UserError
+from app.store import StoreError, backup
 from app.triggers import LOCAL_TYPES, curl_example
 from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
 from app.vault import validate as validate_credential
@@ -139,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     remove = cred_sub.add_parser("rm", help="delete from the keyring and the store")
     remove.add_argument("name")
 
+    store = sub.add_parser("store", help="the store's backups: list, take one, restore one")
+    store_sub = store.add_subparsers(dest="action", metavar="ACTION", required=True)
+    store_sub.add_parser("backups", help="the backups kept, newest first")
+    store_sub.add_parser("backup", help="take a backup now")
+    restore = store_sub.add_parser("restore", help="replace the store with the newest (or the "
+                                   "named) backup; the replaced file is kept beside it")
+    restore.add_argument("backup", nargs="?", metavar="BACKUP",
+                         help="a name from `kianax store backups` (default: the newest good one)")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     selftest = sub.add_parser("self-test", help="start engine and worker, run a sample routine")
     server_option(selftest)
     return parser
@@ -146,13 +157,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    private_umask()  # files 0600, folders 0700: ours, SQLite's and the embedded server's
     paths = default_paths()
     log_file = setup_logging(paths.logs, args.debug)
     if args.command is None:
         return _open_desktop(paths, args.quit_after)
+    if args.command == "store":  # works on a damaged store: no Kianax opened
+        try:
+            return cmd_store(paths.ensure(), args)
+        except (StoreError, backup.RestoreError, OSError) as exc:
+            return _fail(args, _sentence(exc), log_file)
     handler = COMMANDS[args.command]
     try:
         app = Kianax(paths)
+    except StoreError as exc:  # damaged or unwritable: one sentence, exit 1
+        return _fail(args, str(exc), log_file)
     except Exception as exc:
         return _fail(args, f"cannot open Kianax data in {paths.data}: {exc}", log_file)
     app.settings = app.settings.merged(_connection_flags(args))
@@ -576,6 +595,51 @@ def _describe_connection(settings: Any) -> str:
     if settings.encrypt is not None:
         parts.append(f"payload encryption {'on' if settings.encrypt else 'off'}")
     return ", ".join(str(p) for p in parts)
+
+
+def cmd_store(paths: Paths, args: argparse.Namespace) -> int:
+    """Backups of the store; these work when the store itself cannot be opened."""
+    if args.action == "backups":
+        found = backup.backups(paths.backups)
+        if not found:
+            print(f"no backups yet in {paths.backups}; `kianax store backup` takes one")
+            return EXIT_OK
+        rows = [("BACKUP", "TAKEN (UTC)", "SIZE")]
+        rows += [(b.name, b.taken_at.strftime("%Y-%m-%d %H:%M:%S"), f"{b.size / 1024:.0f} KB")
+                 for b in found]
+        _print_table(rows)
+        print(f"in {paths.backups}; restore one with `kianax store restore [BACKUP]`")
+        return EXIT_OK
+    if args.action == "backup":
+        from app.store import Store
+
+        store = Store(paths.store)  # checks the file: a damaged store is never backed up
+        try:
+            taken = backup.take(store.path, paths.backups)
+        finally:
+            store.close()
+        print(f"backed up {paths.store} to {taken.path}")
+        return EXIT_OK
+    target = backup.find(paths.backups, args.backup) if args.backup else None
+    if not args.yes:
+        what = target.name if target else "the newest good backup"
+        question = (f"replace {paths.store} with {what}? The current file is kept beside it. "
+                    "[y/N] ")
+        if sys.stdin is None or not sys.stdin.isatty():
+            print(f"error: restoring replaces {paths.store} with {what}; add --yes to confirm",
+                  file=sys.stderr)
+            return EXIT_INVALID
+        if input(question).strip().lower() not in ("y", "yes"):
+            print("nothing changed", file=sys.stderr)
+            return EXIT_INVALID
+    done = backup.restore(paths.store, paths.backups, args.backup)
+    for skipped, why in done.skipped:
+        print(f"skipped {skipped.name}: {why}", file=sys.stderr)
+    print(f"restored {paths.store} from {done.backup.name} (taken "
+          f"{done.backup.taken_at:%Y-%m-%d %H:%M} UTC)")
+    if done.kept:
+        print(f"the previous file is kept as {done.kept[0]}")
+    return EXIT_OK
 
 
 COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {

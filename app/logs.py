@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 from pathlib import Path
+
+from app.paths import open_private, private_dir, private_file
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that log every URL they request (httpx: "HTTP Request: GET https://…?api_key=…").
@@ -22,15 +25,26 @@ class RedactingFormatter(logging.Formatter):
         return _QUERY.sub(r"\1?***", super().format(record))
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are 0600 on POSIX whatever the umask (rotation renames,
+    so the older files keep the mode)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(log_dir: Path, debug: bool = False) -> Path:
-    log_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(log_dir)
     log_file = log_dir / "kianax.log"
+    for old in log_dir.glob("kianax.log*"):
+        private_file(old)
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3,
-                                                   encoding="utf-8")
+    handler = PrivateRotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3,
+                                         encoding="utf-8")
     handler.setFormatter(RedactingFormatter(FORMAT))
     root.addHandler(handler)
     if debug:

@@ -8,6 +8,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from app.paths import open_private, private_dir
+
 
 @dataclass
 class Settings:
@@ -56,9 +58,12 @@ class Settings:
 
     def save(self, path: Path) -> None:
         """Write atomically, so a crash mid-write never leaves half a file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        with open(open_private(tmp), "w", encoding="utf-8") as out:  # 0600 (POSIX)
+            out.write(json.dumps(asdict(self), indent=2))
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, path)
 
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.paths import open_private, private_dir, private_file
 from app.routine.document import trigger_of
+from app.store import backup
+from app.store.faults import StoreError, classify, is_store_error
 from app.store.models import (
     Base,
     CredentialRow,
@@ -23,6 +31,8 @@ from app.store.models import (
     RunRow,
     TriggerStateRow,
 )
+
+log = logging.getLogger(__name__)
 
 
 class NotFound(KeyError):
@@ -87,23 +97,109 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Store:
-    """A SQLite file in WAL mode (readers never block the writer, a crash loses nothing)."""
+    """A SQLite file in WAL mode (readers never block the writer, a crash loses nothing).
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    Opening checks the file (``PRAGMA quick_check``) and that it can be written; every
+    method is one transaction, committed whole or not at all, and any SQLite failure is a
+    :class:`StoreError` whose message names the file and what to do. With ``backups``
+    (a folder), a backup is taken on opening when the newest is a day old, and a process
+    that keeps the store open checks again, at most hourly, after its reads and writes
+    (the backup itself runs on a thread).
+    """
+
+    backup_every: timedelta = backup.EVERY
+    backup_check_s: float = 3600.0
+    backup_keep: int = backup.KEEP
+
+    def __init__(self, path: Path, backups: Path | None = None):
         self.path = path
+        self.backups = backups
+        self._backup_thread: threading.Thread | None = None
+        self._backup_checked = time.monotonic()
+        try:
+            private_dir(path.parent)
+            if not path.exists() and not path.is_symlink():
+                os.close(open_private(path))  # SQLite gives -wal and -shm the file's mode
+        except OSError as exc:
+            raise classify(exc, path, backups) from exc
+        if path.is_dir():
+            raise classify(IsADirectoryError(path), path, backups)
         self.engine: Engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            self._check()
+        except Exception as exc:
+            self.engine.dispose()
+            if isinstance(exc, StoreError) or is_store_error(exc):
+                raise classify(exc, path, backups) from exc
+            raise
+        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if part.exists():
+                private_file(part)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if backups is not None:
+            self._backup_quietly()
+
+    def _check(self) -> None:
+        """The schema in place, the file sound, and writable (a write begun, rolled back)."""
+        Base.metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            found = backup.verdict([tuple(r) for r in
+                                    conn.exec_driver_sql("PRAGMA quick_check").all()])
+            if found is not None:
+                raise backup.damaged(self.path, found, self.backups)
+            conn.exec_driver_sql("DELETE FROM trigger_state WHERE 0")  # needs the write lock
+            conn.rollback()
 
     def close(self) -> None:
+        thread = self._backup_thread
+        if thread is not None:
+            thread.join(timeout=60)  # a backup under way finishes rather than being cut
         self.engine.dispose()
+
+    def backup_now(self) -> backup.Backup:
+        """Take a backup now (``kianax store backup``); raises StoreError when damaged."""
+        if self.backups is None:
+            raise ValueError("this store has no backup folder")
+        return backup.take(self.path, self.backups, self.backup_keep)
+
+    def _backup_quietly(self) -> None:
+        assert self.backups is not None
+        try:
+            taken = backup.take_if_due(self.path, self.backups, self.backup_keep,
+                                       self.backup_every)
+        except StoreError as exc:  # damaged since it was opened: keep the good backups
+            log.error("no backup taken: %s", exc)
+        except Exception:
+            log.exception("the store backup into %s failed", self.backups)
+        else:
+            if taken is not None:
+                log.info("store backed up to %s", taken.path)
+
+    def _backup_later(self) -> None:
+        """Long-running processes: a daily backup, checked at most every backup_check_s."""
+        now = time.monotonic()
+        if self.backups is None or now - self._backup_checked < self.backup_check_s:
+            return
+        self._backup_checked = now
+        if self._backup_thread is not None and self._backup_thread.is_alive():
+            return
+        self._backup_thread = threading.Thread(target=self._backup_quietly, daemon=True,
+                                               name="kianax-store-backup")
+        self._backup_thread.start()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+        """One transaction: committed whole when the block ends, else rolled back; a SQLite
+        failure (commit included) becomes a StoreError naming the file."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            if is_store_error(exc):
+                raise classify(exc, self.path, self.backups) from exc
+            raise
+        self._backup_later()
 
     # Routines
 
@@ -159,11 +255,16 @@ class Store:
                     for r, doc in rows]
 
     def set_active(self, routine_id: str, active: bool) -> None:
+        """Activate or deactivate; deactivating forgets the trigger's state in the same
+        transaction (no inactive routine left with a half-remembered trigger)."""
         with self._session() as session:
             row = session.get(RoutineRow, routine_id)
             if row is None:
                 raise NotFound(f"no routine with id {routine_id!r}; see `kianax list`")
             row.active = active
+            state = None if active else session.get(TriggerStateRow, routine_id)
+            if state is not None:
+                session.delete(state)
 
     def active_routines(self) -> dict[str, tuple[dict[str, Any], int]]:
         """Each active routine's latest document and version, by id."""
