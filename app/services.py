@@ -279,16 +279,35 @@ class Kianax:
                      on_started: Callable[[Started], None] | None = None) -> dict[str, Any]:
         """Validate and run once on an open engine session; the run is recorded in the store."""
         routine = self.validated(loaded)
+        run_ids: list[str] = []
 
         def started(info: Started) -> None:
+            run_ids.append(info.run_id)
             self.store.record_run_started(info.run_id, routine.id, loaded.version, trigger)
             if on_started is not None:
                 on_started(info)
 
-        state = await engine.run(dump_routine(routine), trigger, loaded.version, on_event,
-                                 started)
+        try:
+            state = await engine.run(dump_routine(routine), trigger, loaded.version, on_event,
+                                     started)
+        except asyncio.CancelledError:
+            # Ctrl+C or a quit: the engine asked Temporal to cancel the run; record how it
+            # ended so the store never says "running" for a run that is over.
+            if run_ids:
+                await asyncio.shield(self._record_when_ended(engine, run_ids[0],
+                                                             loaded.version))
+            raise
         self.store.record_run_state(state, loaded.version)
         return state
+
+    async def _record_when_ended(self, engine: EngineSession, run_id: str,
+                                 version: int | None, within_s: float = 10.0) -> None:
+        try:
+            state = await asyncio.wait_for(engine.outcome(run_id), within_s)
+        except Exception as exc:  # the engine is going away: the next start reconciles it
+            log.warning("could not learn how run %s ended: %s", run_id, exc)
+            return
+        self.store.record_run_state(state, version)
 
     # Triggers
 
