@@ -16,6 +16,11 @@ from app.engine.interpreter import WORKFLOW_NAME
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 TERMINAL = ("completed", "failed", "cancelled")
+# The interpreter fails a run rather than its workflow task, but a task can still fail for
+# reasons outside its code (the deadlock detector, a payload the worker refuses). Temporal
+# retries such a task forever; a watcher that sees it fail this many times ends the run.
+STUCK_ATTEMPTS = 3
+WATCH_EVERY_S = 3.0
 
 
 def new_run_id(routine_id: str) -> str:
@@ -45,6 +50,8 @@ async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = Non
     """Report every node state change until the run ends; returns the final run state."""
     outcome = asyncio.ensure_future(_wait_closed(handle))
     seen = 0
+    loop = asyncio.get_running_loop()
+    next_watch = loop.time() + WATCH_EVERY_S
     try:
         while True:
             try:
@@ -59,6 +66,11 @@ async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = Non
                 break
             if outcome.done():
                 return await _closed_state(handle, outcome.result())
+            if loop.time() >= next_watch:
+                next_watch = loop.time() + WATCH_EVERY_S
+                ended = await end_if_stuck(handle)
+                if ended is not None:
+                    return ended
             await asyncio.wait([outcome], timeout=poll_s)
     finally:
         outcome.cancel()
@@ -66,9 +78,44 @@ async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = Non
 
 
 async def final_state(handle: WorkflowHandle) -> dict[str, Any]:
-    """The run state once the run has ended: one long poll, no progress queries (cheap enough
-    for many runs started by triggers at once)."""
-    return await _closed_state(handle, await _wait_closed(handle))
+    """The run state once the run has ended: a long poll, no progress queries (cheap enough
+    for many runs started by triggers at once), and now and then a look for a stuck task."""
+    outcome = asyncio.ensure_future(_wait_closed(handle))
+    try:
+        while not outcome.done():
+            await asyncio.wait([outcome], timeout=WATCH_EVERY_S)
+            if not outcome.done():
+                ended = await end_if_stuck(handle)
+                if ended is not None:
+                    return ended
+        return await _closed_state(handle, outcome.result())
+    finally:
+        outcome.cancel()
+
+
+async def end_if_stuck(handle: WorkflowHandle) -> dict[str, Any] | None:
+    """If the run's workflow task has failed :data:`STUCK_ATTEMPTS` times in a row, terminate
+    the run with the reason and return its failed state; otherwise None."""
+    try:
+        description = await handle.describe()
+        if description.raw_description.pending_workflow_task.attempt < STUCK_ATTEMPTS:
+            return None
+        reason = "its workflow task keeps failing"
+        async for event in handle.fetch_history_events():
+            if event.HasField("workflow_task_failed_event_attributes"):
+                failure = event.workflow_task_failed_event_attributes.failure
+                reason = (failure.message or reason).splitlines()[0][:500]
+        message = f"the engine could not execute this run ({reason}); Kianax ended it"
+        await handle.terminate(reason=message)
+    except RPCError:
+        return None
+    started = description.start_time.isoformat().replace("+00:00", "Z") \
+        if description.start_time else None
+    memo = await description.memo()
+    return {"run_id": handle.id, "routine_id": memo.get("routine_id"),
+            "status": "failed", "started_at": started,
+            "finished_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "nodes": {}, "result": None, "error": {"message": message, "node": None}}
 
 
 async def _closed_state(handle: WorkflowHandle, closed_status: str) -> dict[str, Any]:
