@@ -106,7 +106,8 @@ def take(store: Path, folder: Path, keep: int = KEEP, now: datetime | None = Non
     """Back up ``store`` into ``folder`` now and keep the newest ``keep``. Raises
     :class:`~app.store.faults.StoreError` for a damaged store (no backup is written)."""
     private_dir(folder)
-    with FileLock(str(folder / ".lock"), timeout=wait_s, thread_local=False):
+    with FileLock(str(folder / ".lock"), timeout=wait_s, mode=0o600,
+                  thread_local=False):
         return _take(store, folder, keep, now or datetime.now(UTC))
 
 
@@ -118,7 +119,7 @@ def take_if_due(store: Path, folder: Path, keep: int = KEEP, every: timedelta = 
         return None
     private_dir(folder)
     try:
-        with FileLock(str(folder / ".lock"), timeout=0, thread_local=False):
+        with FileLock(str(folder / ".lock"), timeout=0, mode=0o600, thread_local=False):
             if not is_due(folder, now, every):  # another process took it meanwhile
                 return None
             return _take(store, folder, keep, now or datetime.now(UTC))
@@ -135,7 +136,8 @@ def _take(store: Path, folder: Path, keep: int, now: datetime) -> Backup:
         number += 1
         target = folder / f"kianax-{stamp}-{number}.db"
     tmp = folder / f".{target.stem}.tmp"
-    with closing(sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True, timeout=5)) as source:
+    # read-write (never created): closing the last connection then tidies the -wal away
+    with closing(sqlite3.connect(f"{store.as_uri()}?mode=rw", uri=True, timeout=5)) as source:
         try:
             found = verdict(source.execute("PRAGMA quick_check").fetchall())
         except sqlite3.Error as exc:
