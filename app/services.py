@@ -245,18 +245,31 @@ class Kianax:
                         "machine of this workspace the same key", name)
         return base64.b64decode(self.credentials.resolve(name)["fields"]["key"])
 
+    def embedded_key(self) -> bytes:
+        """This user's payload key for the embedded server (OS keyring, made on first use):
+        another local account that finds the server's port sees only ciphertext there and
+        cannot have this user's worker run anything (app/engine_key.py)."""
+        from app.engine_key import embedded_engine_key
+
+        try:
+            return embedded_engine_key(self.credentials.vault, self.paths.config)
+        except VaultError as exc:
+            raise UserError(str(exc)) from None
+
     def engine(self, server: str | None = None, worker: bool = True,
                task_queue: str | None = None,
                overrides: dict[str, Any] | None = None) -> EngineSession:
         """An engine session on the configured connection, or the embedded server."""
         from app.engine.session import EngineSession
 
+        options = self.connection({**(overrides or {}), "server": server})
         return EngineSession(
             self.paths, self.plugins,
             task_queue=task_queue or self.settings.task_queue,
-            options=self.connection({**(overrides or {}), "server": server}),
+            options=options,
             worker=worker,
             credentials=self._resolve_credential,
+            embedded_key=self.embedded_key() if options is None else None,
         )
 
     async def _resolve_credential(self, name: str) -> dict[str, Any]:

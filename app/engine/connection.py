@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,13 @@ import temporalio.converter
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, TLSConfig
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.engine.codec import EncryptionCodec
@@ -37,11 +45,39 @@ class ConnectionOptions:
     profile: str | None = None
 
 
-def _converter(options: ConnectionOptions) -> temporalio.converter.DataConverter:
+_runtime_installed = False
+
+
+def install_runtime() -> None:
+    """Make the Temporal core (Rust) log through Python logging — into the log file — instead
+    of writing its warnings to the terminal, where they would mix with ``--json`` output.
+    Must run before the first client connects (a client keeps the runtime it started with)."""
+    global _runtime_installed
+    if _runtime_installed:
+        return
+    forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+    telemetry = TelemetryConfig(logging=LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding))
+    Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=False)
+    _runtime_installed = True
+
+
+def _converter(options: ConnectionOptions,
+               strict: bool = False) -> temporalio.converter.DataConverter:
     if options.codec_key is None:
         return temporalio.converter.default()
     return dataclasses.replace(temporalio.converter.default(),
-                               payload_codec=EncryptionCodec(options.codec_key))
+                               payload_codec=EncryptionCodec(options.codec_key, strict))
+
+
+def worker_client(client: Client, options: ConnectionOptions) -> Client:
+    """The client a worker polls with: the same connection, but with a payload key its codec
+    is strict — it refuses workflow and activity input it did not encrypt (design §11, "the
+    embedded engine is the user's alone"). Plain clients stay lenient so they can still read
+    runs recorded before encryption was on."""
+    if options.codec_key is None:
+        return client
+    return Client(**{**client.config(), "data_converter": _converter(options, strict=True)})
 
 
 def _connect_args(options: ConnectionOptions) -> dict[str, Any]:
@@ -62,6 +98,7 @@ async def connect(options: ConnectionOptions | str,
                   namespace: str = DEFAULT_NAMESPACE) -> Client:
     if isinstance(options, str):
         options = ConnectionOptions(options, namespace)
+    install_runtime()
     args = _connect_args(options)
     try:
         return await Client.connect(**args, data_converter=_converter(options))

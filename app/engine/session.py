@@ -1,7 +1,10 @@
 """An engine session: a Temporal connection plus an in-process worker, opened and closed in order.
 
 Without an address it uses the embedded dev server (started on demand, reused
-when ours is already running) and stops it on exit only if it started it.
+when ours is already running) and stops it on exit only if it started it. With an
+``embedded_key`` every payload on the embedded server is encrypted with it and the worker
+refuses input it did not encrypt, so another local account that finds the server's port
+can neither read runs nor have this worker run anything.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from app.engine.connection import (
     ConnectionOptions,
     connect,
     connect_when_ready,
+    worker_client,
 )
 from app.engine.devserver import EmbeddedServer
 from app.engine.runs import ProgressCallback, final_state, follow, start_run
@@ -43,7 +47,8 @@ class EngineSession:
 
     def __init__(self, paths: Paths, plugins: PluginRegistry, task_queue: str,
                  options: ConnectionOptions | None = None, worker: bool = True,
-                 credentials: CredentialResolver = no_vault):
+                 credentials: CredentialResolver = no_vault,
+                 embedded_key: bytes | None = None):
         self.paths = paths
         self.plugins = plugins
         self.task_queue = task_queue
@@ -54,6 +59,7 @@ class EngineSession:
         self.client: Client | None = None
         self._want_worker = worker
         self._credentials = credentials
+        self._embedded_key = embedded_key
         self._worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
 
@@ -66,13 +72,13 @@ class EngineSession:
             if self.options is None:
                 self.embedded = EmbeddedServer(self.paths.engine)
                 self.address = (await self.embedded.start()).address
-                self.options = ConnectionOptions(self.address)
+                self.options = ConnectionOptions(self.address, codec_key=self._embedded_key)
                 self.client = await connect_when_ready(self.options)
             else:
                 self.client = await connect(self.options)
             if self._want_worker:
-                self._worker = build_worker(self.client, self.task_queue, self.plugins,
-                                            self._credentials)
+                self._worker = build_worker(worker_client(self.client, self.options),
+                                            self.task_queue, self.plugins, self._credentials)
                 self._worker_task = asyncio.create_task(self._worker.run())
         except BaseException:
             await self.close()
