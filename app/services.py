@@ -120,7 +120,7 @@ class Kianax:
     def __init__(self, paths: Paths | None = None, vault: Vault | None = None):
         self.paths = (paths or default_paths()).ensure()
         self.settings = Settings.load(self.paths.settings)
-        self.store = Store(self.paths.store)
+        self.store = Store(self.paths.store, backups=self.paths.backups)  # checked, backed up
         self.plugins: PluginRegistry = discover(self.paths.plugins)
         self.credentials = Credentials(self.store, vault or Vault())
 
