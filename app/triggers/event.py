@@ -82,14 +82,13 @@ class Evaluations:
 
 
 async def run_check(plugins: PluginRegistry, resolver: CredentialResolver, check: Mapping[str, Any],
-                    previous: Any, evaluations: Evaluations | None = None,
-                    key: str = "check") -> Any:
+                    previous: Any, evaluations: Evaluations, key: str) -> Any:
     """One call of the check plugin; its config may use ``{{ previous }}``. Rendering the
-    config and a pure plugin's ``evaluate`` run through ``evaluations`` (off the loop)."""
+    config and a pure plugin's ``evaluate`` run through ``evaluations`` (off the loop) as
+    ``key``; an I/O plugin's ``execute`` is a coroutine and runs on the loop."""
     plugin = plugins.get(check.get("plugin", ""))
     if plugin is None:
         raise CheckFailed(f"no plugin {check.get('plugin')!r} is installed")
-    evaluations = evaluations or Evaluations()
     context = CredentialContext("trigger.check", 1, log, resolver)
     try:
         config = await evaluations.run(key, "the check's config", render,
@@ -173,9 +172,13 @@ class EventPoller:
             held = await self.evaluations.run(routine_id, "when", _holds, trigger["when"],
                                               {"check": output, "previous": previous})
         except (CheckFailed, ExpressionError) as exc:
+            if self._routines.get(routine_id) != routine:
+                return False  # deactivated or changed meanwhile: its state is not ours now
             log.warning("event check of %s failed: %s", routine_id, exc)
             self.store.save_trigger_state(routine_id, {**state, "error": str(exc),
                                                        "checked_at": now})
+            return False
+        if self._routines.get(routine_id) != routine:
             return False
         fire = held and not state.get("held", False)
         if fire:
