@@ -66,8 +66,11 @@ def _converter(options: ConnectionOptions,
                strict: bool = False) -> temporalio.converter.DataConverter:
     if options.codec_key is None:
         return temporalio.converter.default()
-    return dataclasses.replace(temporalio.converter.default(),
-                               payload_codec=EncryptionCodec(options.codec_key, strict))
+    # Failure messages and stack traces are encrypted too (an HTTP error can quote a URL or
+    # a response); readers without the key see "Encoded failure".
+    return dataclasses.replace(
+        temporalio.converter.default(), payload_codec=EncryptionCodec(options.codec_key, strict),
+        failure_converter_class=temporalio.converter.DefaultFailureConverterWithEncodedAttributes)
 
 
 def worker_client(client: Client, options: ConnectionOptions) -> Client:
