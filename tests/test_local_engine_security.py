@@ -280,7 +280,7 @@ async def test_knowing_the_port_without_the_key_is_not_enough(tmp_path, http_ser
         await assert_attack_failed(user, report)
 
 
-def test_the_key_lives_in_the_keyring_and_one_key_serves_every_process(tmp_path):
+def test_the_key_lives_in_the_keyring_and_a_process_that_cannot_reach_it_refuses(tmp_path):
     keyring = MemoryKeyring()
     config = tmp_path / "config"
     first = embedded_engine_key(Vault(keyring), config)
