@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.plugin_api import Emission, Plugin, PluginError
+from app.routine.limits import MAX_DURATION_S
 
 _SINGLE_EXPRESSION = {
     "type": "string",
@@ -37,10 +38,19 @@ def _merge(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) ->
     return Emission(dict(sources))
 
 
+_DELAY_RANGE = f"from 0 to {MAX_DURATION_S:,} (366 days)"
+
+
 def _delay(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    """Checked here too, not only by validation: ``seconds`` may come from an expression."""
     seconds = config.get("seconds", 0)
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-        raise PluginError(f"seconds must be a number of at least 0, not {seconds!r}")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        raise PluginError(f"seconds must be a number {_DELAY_RANGE}, not "
+                          f"{type(seconds).__name__}")
+    if not 0 <= seconds <= MAX_DURATION_S:  # NaN fails every comparison
+        shown = repr(seconds) if isinstance(seconds, float) or seconds.bit_length() <= 64 \
+            else f"a {seconds.bit_length() * 30103 // 100000 + 1}-digit number"
+        raise PluginError(f"seconds must be a number {_DELAY_RANGE}, not {shown}")
     return Emission(input, delay_s=float(seconds))
 
 
@@ -85,7 +95,9 @@ PLUGINS = [
         icon="delay", evaluate=_delay,
         description="Wait durably, then pass the input on. Survives restarts.",
         config_schema={"type": "object",
-                       "properties": {"seconds": {"type": "number", "minimum": 0}},
+                       "properties": {"seconds": {
+                           "type": "number", "minimum": 0, "maximum": MAX_DURATION_S,
+                           "description": f"seconds to wait, {_DELAY_RANGE}"}},
                        "required": ["seconds"], "additionalProperties": False},
     ),
     Plugin(

@@ -12,6 +12,13 @@ import math
 import re
 from typing import Any
 
+from app.routine.limits import (
+    MAX_ATTEMPTS,
+    MAX_BACKOFF,
+    MAX_COORDINATE,
+    MAX_DURATION_S,
+    non_finite,
+)
 from app.routine.model import (
     DEFAULT_IN,
     DEFAULT_OUT,
@@ -52,6 +59,9 @@ _TRIGGER_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 }
 
 
+_DAYS = f" seconds ({MAX_DURATION_S // 86400} days)"
+
+
 class _Reader:
     """Collects problems while reading fields, so one pass reports them all."""
 
@@ -60,6 +70,14 @@ class _Reader:
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
+
+    def at_most(self, key: str, path: str, value: Any, limit: float, default: Any,
+                unit: str = "") -> Any:
+        """``value`` if it is at most ``limit``, else a problem and ``default``."""
+        if value > limit:
+            self.problem(join_path(path, key), f"must be at most {int(limit):,}{unit}")
+            return default
+        return value
 
     def unknown_keys(self, obj: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in sorted(set(obj) - allowed, key=str):
@@ -72,6 +90,9 @@ class _Reader:
                 self.problem(join_path(path, key), "is required")
             return default
         value = obj[key]
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(join_path(path, key), non_finite(value))
+            return default
         if not _is_instance(value, types):
             self.problem(join_path(path, key), f"must be {_describe(types)}, not {_kind(value)}")
             return default
@@ -191,9 +212,11 @@ def _parse_trigger(reader: _Reader, raw: Any) -> Trigger:
             reader.problem(join_path(path, "overlap"),
                            f"unknown overlap policy {overlap!r}; use one of "
                            f"{', '.join(OVERLAP_POLICIES)}")
-    if kind == "event" and _is_instance(options.get("every_s"), (int, float)) \
-            and options["every_s"] < 1:
-        reader.problem(join_path(path, "every_s"), "must be at least 1 second")
+    if kind == "event" and _is_instance(options.get("every_s"), (int, float)):
+        if options["every_s"] < 1:
+            reader.problem(join_path(path, "every_s"), "must be at least 1 second")
+        reader.at_most("every_s", path, options["every_s"], MAX_DURATION_S, None,
+                       _DAYS)
     if kind == "event" and isinstance(options.get("check"), dict):
         reader.field(options["check"], "plugin", join_path(path, "check"), (str,), required=True)
     return Trigger(kind, options)
@@ -212,6 +235,13 @@ def _parse_retry(reader: _Reader, raw: Any, path: str) -> RetryPolicy:
                            default.initial_interval_s)
     backoff = reader.field(raw, "backoff", path, (int, float), default.backoff)
     maximum = reader.field(raw, "max_interval_s", path, (int, float), default.max_interval_s)
+    max_attempts = reader.at_most("max_attempts", path, max_attempts, MAX_ATTEMPTS,
+                                  default.max_attempts)
+    initial = reader.at_most("initial_interval_s", path, initial, MAX_DURATION_S,
+                             default.initial_interval_s, _DAYS)
+    backoff = reader.at_most("backoff", path, backoff, MAX_BACKOFF, default.backoff)
+    maximum = reader.at_most("max_interval_s", path, maximum, MAX_DURATION_S,
+                             default.max_interval_s, _DAYS)
     if max_attempts < 1:
         reader.problem(join_path(path, "max_attempts"), "must be at least 1")
     if initial <= 0:
@@ -236,9 +266,14 @@ def _parse_node(reader: _Reader, raw: Any, path: str) -> Node | None:
     if len(position) != 2 or not all(_is_instance(v, (int, float)) for v in position):
         reader.problem(join_path(path, "position"), "must be [x, y] with two numbers")
         position = [0, 0]
+    elif any(abs(v) > MAX_COORDINATE for v in position):
+        reader.problem(join_path(path, "position"),
+                       f"coordinates must be at most {int(MAX_COORDINATE):,} from 0")
+        position = [0, 0]
     enabled = reader.field(raw, "enabled", path, (bool,), default=True)
     retry = _parse_retry(reader, raw.get("retry"), join_path(path, "retry"))
     timeout = reader.field(raw, "timeout_s", path, (int, float), default=300.0)
+    timeout = reader.at_most("timeout_s", path, timeout, MAX_DURATION_S, 300.0, _DAYS)
     if timeout <= 0:
         reader.problem(join_path(path, "timeout_s"), "must be greater than 0")
     on_error = reader.field(raw, "on_error", path, (str,), default="stop")
@@ -279,8 +314,8 @@ def decode(text: str | bytes) -> Any:
         raise RoutineInvalid(
             [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]
         ) from None
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise RoutineInvalid([Problem("", f"not valid JSON: {exc}")]) from None
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, nesting, a 5000-digit number
+        raise RoutineInvalid([Problem("", f"not valid JSON: {str(exc)[:200]}")]) from None
 
 
 def dump_routine(routine: Routine) -> dict[str, Any]:

@@ -41,8 +41,18 @@ MAX_DURATION_S = 366 * 24 * 3600
 """Longest delay, node timeout, retry interval or event-trigger period: 366 days."""
 MAX_ATTEMPTS = 1000
 MAX_BACKOFF = 100.0
+MAX_COORDINATE = 1e9
+"""Largest ``position`` coordinate of a node on the canvas."""
+MAX_REPORTED = 20
+"""Nesting and number problems reported per document before the rest are summed up."""
 
 
 def describe_size(units: int) -> str:
     """``1 MB (1,000,000 characters or items)`` for a size limit."""
     return f"{units / 1_000_000:g} MB ({units:,} characters or items)"
+
+
+def non_finite(value: float) -> str:
+    """The problem message for a NaN or infinite number in a routine."""
+    written = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    return f"must be a finite number, not {written}"

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import jsonschema
 from jsonschema import Draft202012Validator
 
+from app.routine.bounds import document_problems
 from app.routine.document import read_routine
 from app.routine.expressions import is_template, template_problems
 from app.routine.graph import find_cycle
@@ -51,10 +52,18 @@ _ConfigValidator = jsonschema.validators.extend(
 
 def validate_document(doc: Any, plugins: Mapping[str, PluginShape]) -> tuple[Routine | None,
                                                                              list[Problem]]:
-    """Every problem of a decoded document; the routine is None unless there are none."""
-    routine, problems = read_routine(doc)
+    """Every problem of a decoded document; the routine is None unless there are none.
+
+    A document over the routine limits (size, node and connection counts, nesting; see
+    :mod:`app.routine.limits`) gets only those problems: it is not read any further.
+    """
+    problems, stop = document_problems(doc)
+    if stop:
+        return None, problems
+    routine, found = read_routine(doc)
     if routine is not None:
-        problems += validate(routine, plugins)
+        found += validate(routine, plugins)
+    problems = list(dict.fromkeys([*problems, *found]))
     return (routine if not problems else None), problems
 
 
@@ -104,6 +113,8 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return error.message.replace("Additional properties are not allowed", "unknown field")
     if error.validator == "pattern" and "description" in error.schema:
         return str(error.schema["description"])
+    if error.validator in ("maximum", "minimum") and "description" in error.schema:
+        return f"{error.message}: {error.schema['description']}"
     return error.message
 
 
