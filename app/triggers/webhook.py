@@ -39,6 +39,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.routine.limits import MAX_NESTING
 from app.triggers import HOOK_PREFIX as PREFIX
 from app.triggers import ActiveRoutine, Launcher, TriggerUnavailable, WebhookOptions
 
@@ -49,8 +50,9 @@ WINDOW_S = 300
 """How far a request's timestamp may be from this machine's clock, either way."""
 MAX_REPLAY_ENTRIES = 10_000
 """Accepted signatures remembered per path (about 1.5 MB at most)."""
-MAX_BODY_DEPTH = 64
-"""Arrays and objects nested deeper than this in a webhook body are refused (400)."""
+MAX_BODY_DEPTH = MAX_NESTING
+"""Arrays and objects nested deeper than this in a webhook body are refused (400): the same
+limit validation puts on a routine document."""
 HOW_TO_SIGN = (f"send {TIMESTAMP_HEADER}: <unix seconds, now> and {SIGNATURE_HEADER}: "
                "sha256=<hex HMAC-SHA256 of \"<timestamp>.<raw body>\" keyed with the "
                "routine's webhook secret>")
