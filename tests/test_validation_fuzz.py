@@ -20,6 +20,7 @@ SAMPLE = json.loads((Path(__file__).resolve().parent.parent / "resources" / "sam
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+    | st.sampled_from([10**400, -(10**400), 1e300, 1e12])
     | st.text(max_size=20) | st.sampled_from(["{{", "{{ x }}", "{{ 1 + }}", "in", "out",
                                               "core.merge", "http.request", "a", "error"]),
     lambda children: st.lists(children, max_size=4)
