@@ -5,8 +5,11 @@ field's path on the error."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -54,7 +57,7 @@ def fails_quickly_and_small(expression: str, context: dict = CONTEXT) -> Express
 
 # --- the size budget ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("expression", [
+SIZE_BOMBS = [
     "replace(input, 'x', input)",  # 500 KB, every character replaced by 500 KB
     "replace(input, '', 'yy')",
     "join(input, [input, input, input])",
@@ -86,7 +89,10 @@ def fails_quickly_and_small(expression: str, context: dict = CONTEXT) -> Express
     "[upper(input) for x in trigger.list]",  # each value fits, all of them do not
     "[replace(input, 'x', 'yy')[:10] for x in trigger.list]",
     "json(json(json(json(json(json(json(json(json(json(json(json(json(json(input))))))))))))))",
-])
+]
+
+
+@pytest.mark.parametrize("expression", SIZE_BOMBS)
 def test_values_past_the_size_budget_are_refused_before_they_are_built(expression):
     error = fails_quickly_and_small(expression)
     assert "larger than" in str(error) or "in total" in str(error) \
@@ -319,3 +325,23 @@ def test_syntax_errors_carry_the_path_too():
         render({"a": "{{ 1 + }}"}, {}, path="trigger.when")
     assert caught.value.path == "trigger.when.a"
     assert caught.value.expression == "1 +"
+
+
+def test_every_bomb_in_one_process_stays_under_200_mb_of_resident_memory():
+    script = (
+        "import resource, sys\n"
+        "from tests.test_expression_bounds import CONTEXT, NASTY, SIZE_BOMBS\n"
+        "from app.routine.expressions import ExpressionError, evaluate\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "for expression in NASTY + SIZE_BOMBS:\n"
+        "    try:\n"
+        "        evaluate(expression, CONTEXT)\n"
+        "    except ExpressionError:\n"
+        "        pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr
+    grown_kb = int(result.stdout.split()[-1])
+    assert grown_kb < 200_000, f"resident memory grew by {grown_kb / 1000:.0f} MB"
