@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from app.engine.interpreter import RoutineWorkflow
 from tests.histories.record import HISTORY
@@ -27,3 +29,11 @@ def test_recorded_history_covers_every_kind_of_step():
     attempts = [e["activityTaskStartedEventAttributes"]["attempt"] for e in events
                 if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_STARTED"]
     assert attempts == [2], "the recorded fetch was retried once after a 503"
+
+
+async def test_the_interpreter_module_stays_importable_by_the_workflow_sandbox():
+    # The interpreter runs unsandboxed (speed), but must stay fit for the sandbox: pure
+    # imports only, nothing like Qt that fails its validation.
+    definition = workflow._Definition.must_from_class(RoutineWorkflow)
+
+    SandboxedWorkflowRunner().prepare_workflow(definition)

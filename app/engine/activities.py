@@ -11,9 +11,11 @@ from temporalio import activity
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from app.engine.interpreter import BREATHE_ACTIVITY
 from app.plugin_api import PluginError
 from app.plugin_api.redaction import CredentialContext, CredentialResolver, redact
 from app.plugin_api.registry import PluginRegistry
+from app.routine.runstate import MAX_PAYLOAD_BYTES, describe_size, json_size
 
 log = logging.getLogger(__name__)
 # Every activity heartbeats this often while its plugin runs, so with the interpreter's
@@ -43,6 +45,12 @@ async def _keep_alive(ctx: _Context) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
         activity.heartbeat(*ctx.details)
+
+
+@activity.defn(name=BREATHE_ACTIVITY)
+async def breathe() -> None:
+    """A no-op local activity: the interpreter awaits it to end an activation (so Temporal's
+    deadlock detector never sees a long one) without a server round trip."""
 
 
 class NodeActivities:
@@ -83,4 +91,11 @@ class NodeActivities:
                 {"attempt": info.attempt}, type="PluginCrash") from None
         finally:
             beating.cancel()
-        return {"output": redact(output, ctx.secrets), "attempt": info.attempt}
+        output = redact(output, ctx.secrets)
+        size = json_size(output)
+        if size > MAX_PAYLOAD_BYTES:  # Temporal would refuse it and retry the task forever
+            raise ApplicationError(
+                f"{plugin.id} returned {describe_size(size)}, more than the "
+                f"{describe_size(MAX_PAYLOAD_BYTES)} a node output can be",
+                {"attempt": info.attempt}, type="TooLarge", non_retryable=True)
+        return {"output": output, "attempt": info.attempt}

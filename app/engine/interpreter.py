@@ -10,6 +10,7 @@ the pure routine model and the core plugin manifests, never Qt or I/O.
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -22,12 +23,34 @@ with workflow.unsafe.imports_passed_through():
     from app.routine import Node, RoutineInvalid, parse_routine
     from app.routine.expressions import ExpressionError, render
     from app.routine.graph import incoming, outgoing, topological_order
+    from app.routine.limits import MAX_DURATION_S
     from app.routine.model import ERROR_PORT
-    from app.routine.runstate import NodeRun, Outcome
+    from app.routine.runstate import (
+        MAX_PAYLOAD_BYTES,
+        MAX_STATE_BYTES,
+        NodeRun,
+        Outcome,
+        bounded_nodes,
+        describe_size,
+        json_size,
+    )
     from plugins.core import PLUGINS as CORE_PLUGINS
 
 WORKFLOW_NAME = "KianaxRoutine"
+BREATHE_ACTIVITY = "kianax.breathe"
 WORKFLOW_PLUGINS = {plugin.id: plugin for plugin in CORE_PLUGINS}
+# Temporal's deadlock detector fails a workflow task whose activation runs over 2 s, so long
+# stretches of in-workflow evaluation are split across activations: after this many pure
+# nodes in one activation, the next waits for a no-op local activity (a new activation in
+# the same workflow task, ~5 ms; a timer would cost a second, the dev server's timer
+# granularity). Counted, not timed, so a replay splits at exactly the same places. A node's
+# whole config renders within the expression work budget (about 0.1 s,
+# app.routine.limits.MAX_WORK; measured 0.2 s at worst inside the workflow), so an
+# activation stays near 1 s at worst, under the 2 s.
+PURE_NODES_PER_ACTIVATION = 5
+# A dead worker's activity is retried once no heartbeat arrives for this long; activities
+# heartbeat every few seconds while a plugin runs (app.engine.activities).
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 class NodeFailed(Exception):
@@ -41,7 +64,19 @@ def _iso(moment: Any) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+def _routine_of(request: Any) -> dict[str, Any]:
+    routine = request.get("routine") if isinstance(request, dict) else None
+    return routine if isinstance(routine, dict) else {}
+
+
+# Any exception escaping the workflow fails the run (with its message) instead of failing
+# the workflow task, which Temporal would retry forever: a broken interpreter or an input it
+# cannot read ends the run rather than wedging it.
+# Not sandboxed: the sandbox made expression evaluation about 3x slower (so the work budget
+# would no longer bound an activation's time) and guards nothing here — this module imports
+# only the pure routine model and core plugins, and reads time and randomness only through
+# `workflow`. It stays importable by the sandbox (tests/test_replay.py checks both ways).
+@workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception], sandboxed=False)
 class RoutineWorkflow:
     """Runs a routine: nodes start as soon as every incoming connection is resolved."""
 
@@ -53,25 +88,31 @@ class RoutineWorkflow:
         self._result: dict[str, Any] | None = None
         self._finished_at: str | None = None
         self._events: list[dict[str, Any]] = []
+        nodes = _routine_of(request).get("nodes")
         self._nodes: dict[str, NodeRun] = {
             str(node.get("id")): NodeRun()
-            for node in request.get("routine", {}).get("nodes", [])
+            for node in (nodes if isinstance(nodes, list) else [])
             if isinstance(node, dict)
         }
+        self._pure_in_activation = 0
+        self._pause: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
-            routine = parse_routine(request["routine"])
-        except RoutineInvalid as exc:
-            self._finish("failed", {"message": f"invalid routine: {exc}", "node": None})
-            raise ApplicationError(f"invalid routine: {exc}", type="RoutineInvalid",
+            routine = parse_routine(_routine_of(request) or request["routine"])
+        except (RoutineInvalid, KeyError, TypeError, ValueError, RecursionError) as exc:
+            reason = exc if isinstance(exc, RoutineInvalid) else "the run request has no " \
+                "readable routine document"
+            self._finish("failed", {"message": f"invalid routine: {reason}", "node": None})
+            raise ApplicationError(f"invalid routine: {reason}", type="RoutineInvalid",
                                    non_retryable=True) from None
         self._routine = routine
         self._trigger = request.get("trigger")
         info = workflow.info()
         self._run_context = {"id": info.workflow_id, "routine_id": routine.id,
                              "started_at": _iso(info.start_time)}
+        self._index = {node.id: index for index, node in enumerate(routine.nodes)}
         self._order = topological_order(routine)
         self._incoming = incoming(routine)
         self._outgoing = outgoing(routine)
@@ -94,18 +135,29 @@ class RoutineWorkflow:
             self._finish("cancelled", {"message": "the run was cancelled", "node": None})
             raise
         if self._crash is not None:
-            raise self._crash  # an interpreter bug: fail the workflow task; Temporal retries it
+            crash = self._crash
+            self._fail_run({"message": f"internal error in the Kianax interpreter: "
+                            f"{type(crash).__name__}: {crash}", "node": None}, "InternalError")
         if self._stopping is not None:
-            self._finish("failed", self._stopping)
-            raise ApplicationError(self._stopping["message"], self._stopping,
-                                   type="NodeFailed", non_retryable=True)
-        self._result = {
+            self._fail_run(self._stopping, "NodeFailed")
+        result = {
             node_id: self._nodes[node_id].output
             for node_id in self._order
             if not self._outgoing[node_id] and self._nodes[node_id].status == "completed"
         }
+        size = json_size(result)
+        if size > MAX_PAYLOAD_BYTES:
+            self._fail_run({"message": f"the run's result (the outputs of its last nodes) is "
+                            f"{describe_size(size)}, larger than the "
+                            f"{describe_size(MAX_PAYLOAD_BYTES)} a run can return; return "
+                            "less from the last nodes", "node": None}, "TooLarge")
+        self._result = result
         self._finish("completed", None)
         return self._result
+
+    def _fail_run(self, error: dict[str, Any], kind: str) -> None:
+        self._finish("failed", error)
+        raise ApplicationError(error["message"], error, type=kind, non_retryable=True)
 
     @workflow.query
     def state(self) -> dict[str, Any]:
@@ -116,7 +168,7 @@ class RoutineWorkflow:
             "status": self._status,
             "started_at": _iso(workflow.info().start_time),
             "finished_at": self._finished_at,
-            "nodes": {node_id: run.to_dict() for node_id, run in self._nodes.items()},
+            "nodes": bounded_nodes(self._nodes, MAX_STATE_BYTES - json_size(self._result)),
             "result": self._result,
             "error": self._error,
         }
@@ -180,12 +232,15 @@ class RoutineWorkflow:
         return dict(sources), sources
 
     async def _run_node(self, node: Node) -> None:
-        value, sources = self._inputs(node)
-        self._set(node.id, "running", started_at=_iso(workflow.now()), input=value)
         try:
-            outcome = await self._execute(node, value, sources)
-        except NodeFailed as failure:
-            outcome = self._on_error(node, failure)
+            if node.plugin in WORKFLOW_PLUGINS:
+                await self._breathe()
+            value, sources = self._inputs(node)
+            self._set(node.id, "running", started_at=_iso(workflow.now()), input=value)
+            try:
+                outcome = await self._execute(node, value, sources)
+            except NodeFailed as failure:
+                outcome = self._on_error(node, failure)
         except Exception as exc:
             self._crash = exc
             return
@@ -197,6 +252,20 @@ class RoutineWorkflow:
                       error=outcome.error, finished_at=_iso(workflow.now()))
             self._resolve(node.id, outcome.ports)
         self._start_ready()
+
+    async def _breathe(self) -> None:
+        """Wait for a new activation once this one has evaluated enough pure nodes."""
+        while self._pure_in_activation >= PURE_NODES_PER_ACTIVATION:
+            if self._pause is None:
+                self._pause = asyncio.create_task(self._next_activation())
+            await self._pause
+        self._pure_in_activation += 1
+
+    async def _next_activation(self) -> None:
+        await workflow.execute_local_activity(BREATHE_ACTIVITY,
+                                              start_to_close_timeout=timedelta(seconds=30))
+        self._pure_in_activation = 0
+        self._pause = None
 
     def _on_error(self, node: Node, failure: NodeFailed) -> Outcome | None:
         if node.on_error == "stop":
@@ -222,32 +291,45 @@ class RoutineWorkflow:
                                                                             "failed")},
             "run": self._run_context,
         }
+        config_path = f"nodes[{self._index[node.id]}].config"
         try:
-            config = render(node.config, context)
+            config = render(node.config, context, path=config_path)
         except ExpressionError as exc:
-            error = self._node_error(node, f"config: {exc}", "ExpressionError")
+            where = exc.path or config_path
+            error = self._node_error(node, f"{where}: {exc}", "ExpressionError")
             raise NodeFailed(error, 0) from None
         if plugin is None:
             return await self._execute_activity(node, value, config)
         try:
             emission: Emission = plugin.evaluate(value, config, sources)
+            delay = float(emission.delay_s)
+            if not math.isfinite(delay) or not 0 <= delay <= MAX_DURATION_S:
+                raise PluginError(f"a delay of {emission.delay_s!r} s is not possible; use 0 "
+                                  f"to {MAX_DURATION_S} s (366 days)", kind="BadConfig")
         except PluginError as exc:
             raise NodeFailed(self._node_error(node, str(exc), exc.kind), 1) from None
-        except (TypeError, ValueError, KeyError) as exc:
+        except Exception as exc:
             raise NodeFailed(self._node_error(node, f"{type(exc).__name__}: {exc}", "PluginCrash"),
                              1) from None
-        if emission.delay_s > 0:
-            await workflow.sleep(emission.delay_s, summary=f"{node.title}: delay")
+        if delay > 0:
+            await workflow.sleep(delay, summary=f"{node.title}: delay")
         return Outcome(emission.ports, emission.output, 1)
 
     async def _execute_activity(self, node: Node, value: Any, config: Any) -> Outcome:
         retry = node.retry
+        request = {"node_id": node.id, "routine_id": self._routine.id,
+                   "run_id": self._run_context["id"], "input": value, "config": config}
+        size = json_size(request)
+        if size > MAX_PAYLOAD_BYTES:
+            message = (f"its input and config are {describe_size(size)}, larger than the "
+                       f"{describe_size(MAX_PAYLOAD_BYTES)} a node can be sent; pass it less")
+            raise NodeFailed(self._node_error(node, message, "TooLarge"), 0)
         try:
             result = await workflow.execute_activity(
                 node.plugin,
-                {"node_id": node.id, "routine_id": self._routine.id,
-                 "run_id": self._run_context["id"], "input": value, "config": config},
+                request,
                 start_to_close_timeout=timedelta(seconds=node.timeout_s),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=retry.initial_interval_s),
                     backoff_coefficient=retry.backoff,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
-from app.engine.activities import CredentialResolver, NodeActivities, no_vault
+from app.engine.activities import CredentialResolver, NodeActivities, breathe, no_vault
 from app.engine.interpreter import RoutineWorkflow
 from app.plugin_api.registry import PluginRegistry
 
@@ -18,7 +18,7 @@ def build_worker(client: Client, task_queue: str, registry: PluginRegistry,
         client,
         task_queue=task_queue,
         workflows=[RoutineWorkflow],
-        activities=[NodeActivities(registry, credentials).run_plugin],
+        activities=[NodeActivities(registry, credentials).run_plugin, breathe],
         max_concurrent_activities=max_concurrent_activities,
         # Autoscaling pollers pick up a wide fan-out at once instead of five tasks at a time.
         activity_task_poller_behavior=PollerBehaviorAutoscaling(minimum=2, initial=10,
