@@ -402,6 +402,12 @@ def cmd_worker(app: Kianax, args: argparse.Namespace) -> int:
 
     async def serve() -> int:
         async with app.engine(args.server, task_queue=args.task_queue) as engine:
+            if engine.embedded is not None:  # this machine's store owns this server's schedules
+                try:  # (re-registered, they carry input sealed with this user's key)
+                    await app.reconcile(engine)
+                except Exception as exc:
+                    log.warning("schedule reconciliation failed: %s", exc)
+                    print(f"could not check the schedules: {exc}", file=sys.stderr, flush=True)
             print(f"worker on {engine.address}, task queue {engine.task_queue}; Ctrl+C stops it",
                   file=sys.stderr, flush=True)
             if not args.triggers:
