@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--profile", metavar="NAME",
                            help="a temporalio.envconfig profile (temporal.toml)")
         group.add_argument("--encrypt", action=argparse.BooleanOptionalAction, default=None,
-                           help="AES-GCM payload encryption (default: on unless the server "
-                           "is on this machine)")
+                           help="AES-GCM payload encryption for a --server (default: on "
+                           "unless the server is on this machine; the embedded server is "
+                           "always encrypted with your own key)")
 
     run = sub.add_parser("run", help="run a routine once and wait for it")
     run.add_argument("routine", metavar="FILE|ID")

@@ -24,7 +24,7 @@ class Settings:
     mtls_credential: str | None = None  # a temporal_mtls credential: cert_file + key
     api_key_credential: str | None = None  # a temporal_api_key credential
     profile: str | None = None  # a temporalio.envconfig profile
-    encrypt: bool | None = None  # None: on for remote servers, off for the embedded one
+    encrypt: bool | None = None  # None: on for remote servers (the embedded one always is)
     payload_key_credential: str = "payload-key"
     webhook_host: str = "127.0.0.1"  # loopback by default: expose it through a proxy on purpose
     webhook_port: int = 8765
