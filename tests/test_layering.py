@@ -51,8 +51,8 @@ def test_workflow_module_imports_only_the_pure_model_and_core_manifests():
     names = imports_of(ROOT / "app" / "engine" / "interpreter.py")
     project = {n for n in names if n.startswith(("app", "plugins"))}
     assert project <= {"app.plugin_api", "app.routine", "app.routine.expressions",
-                       "app.routine.graph", "app.routine.model", "app.routine.runstate",
-                       "plugins.core"}
+                       "app.routine.graph", "app.routine.limits", "app.routine.model",
+                       "app.routine.runstate", "plugins.core"}
 
 
 def test_ruff_is_clean():
