@@ -475,13 +475,16 @@ class Kianax:
                               s.webhook_rate_per_s, s.webhook_burst)
 
     def trigger_host(self, engine: EngineSession,
-                     on_run: Callable[[str, str], None] | None = None) -> TriggerHost:
+                     on_run: Callable[[str, str], None] | None = None,
+                     adopt: bool = True) -> TriggerHost:
         """Webhook, event and file triggers of the active routines, starting runs on
-        ``engine``. ``on_run(routine_id, run_id)`` hears of each run a trigger starts."""
+        ``engine``. ``on_run(routine_id, run_id)`` hears of each run a trigger starts;
+        ``adopt`` also records the end of runs the store still shows as running (the
+        runtime does that itself, triggers or not)."""
         from app.triggers.host import TriggerHost  # aiohttp and watchfiles load when needed
 
         runs = TriggerRuns(self.store, engine, on_run)
-        for run_id, version in self.store.unfinished_runs():
+        for run_id, version in self.store.unfinished_runs() if adopt else ():
             runs.adopt(run_id, version)
         host = TriggerHost(self.store, self.plugins, runs, self._resolve_credential,
                            self._webhook_secret, self.webhook_options(), self.check,

@@ -134,6 +134,11 @@ class EngineSession:
         assert self.client is not None
         return asyncio.create_task(final_state(self.client.get_workflow_handle(run_id)))
 
+    async def cancel(self, run_id: str) -> None:
+        """Ask Temporal to cancel the run: nodes in flight are cancelled, nothing new starts."""
+        assert self.client is not None
+        await self.client.get_workflow_handle(run_id).cancel()
+
     def web_url(self, run_id: str) -> str | None:
         if self.ui_url is None:
             return None

@@ -1,0 +1,102 @@
+"""The Qt-free runtime the desktop and `kianax worker` share: it opens the engine (embedded or
+a server), serves the active routines' triggers, follows settings changes and closes in order
+— on a real dev server, with no Qt loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from app.engine.devserver import free_port
+from app.paths import Paths
+from app.runtime import READY, STOPPED, EngineState, Runtime
+from app.services import Kianax
+from app.settings import Settings
+from app.vault import Vault
+from tests.helpers import node, routine
+from tests.keyrings import MemoryKeyring
+from tests.test_triggers import SECRET, hook_routine, signed
+
+
+def services(tmp_path: Path, server: str | None) -> Kianax:
+    paths = Paths(tmp_path / "data", tmp_path / "config", tmp_path / "logs").ensure()
+    Settings(server=server, workspace=f"rt-{os.getpid()}-{tmp_path.name[-10:]}"
+             .replace("_", "-"), webhook_port=free_port()).save(paths.settings)
+    app = Kianax(paths, vault=Vault(MemoryKeyring()))
+    app.credentials.add("hook-key", "webhook_secret", {}, {"secret": SECRET})
+    return app
+
+
+def children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+async def test_runtime_serves_an_active_webhook_and_follows_a_settings_change(
+        tmp_path: Path, temporal: Any) -> None:
+    app = services(tmp_path, temporal.info.address)
+    states: list[EngineState] = []
+    started: list[tuple[str, str]] = []
+    runtime = Runtime(app, on_state=states.append,
+                      on_trigger_run=lambda rid, run: started.append((rid, run)))
+    app.store.save_routine(hook_routine())
+    try:
+        assert await runtime.start(), runtime.error
+        assert [s.status for s in states] == ["starting", READY]
+        assert states[-1].address == temporal.info.address
+        await runtime.activate("hook")
+        await runtime.triggers_changed()
+        body = json.dumps({"order": "R-1", "qty": 1}).encode()
+        async with httpx.AsyncClient() as http:
+            reply = await http.post(app.webhook_options().url("orders") + "?wait=1",
+                                    content=body, headers=signed(body), timeout=30)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["result"] == {"echo": {"order": "R-1", "qty": 1}}
+        assert started and started[0][0] == "hook"
+        [view] = await runtime.overview()
+        assert view.routine_id == "hook" and view.error is None
+
+        new_port = free_port()  # what the Webhooks dialog saves
+        app.remember(webhook_port=new_port)
+        old_host = runtime.host
+        await runtime.restart_triggers()
+        assert runtime.host is not None and runtime.host is not old_host
+        assert runtime.host.webhooks.options.port == new_port and runtime.host.webhooks.running
+        body = json.dumps({"order": "R-2", "qty": 2}).encode()
+        async with httpx.AsyncClient() as http:
+            reply = await http.post(app.webhook_options().url("orders") + "?wait=1",
+                                    content=body, headers=signed(body), timeout=30)
+        assert reply.status_code == 200, reply.text
+    finally:
+        await runtime.close()
+        app.close()
+    assert runtime.host is None and runtime.engine is None
+    assert states[-1] == EngineState(STOPPED)
+
+
+async def test_runtime_on_the_embedded_server_stops_it_and_leaves_no_process(
+        tmp_path: Path) -> None:
+    app = services(tmp_path, None)
+    before = children()
+    runtime = Runtime(app)
+    try:
+        assert await runtime.start(), runtime.error
+        assert runtime.engine is not None and runtime.engine.embedded is not None
+        server_pid = runtime.engine.embedded.info.pid
+        assert server_pid in children() - before
+        doc = routine([node("hello", "core.transform", value={"greeting": "hi"})], rid="hi")
+        app.store.save_routine(doc)
+        run_id, outcome = await runtime.launch("hi")
+        state = await outcome
+        assert state["status"] == "completed" and app.store.run_state(run_id)["status"] == \
+            "completed"
+    finally:
+        await runtime.close()
+        app.close()
+    assert not psutil.pid_exists(server_pid) or \
+        psutil.Process(server_pid).status() == psutil.STATUS_ZOMBIE
+    assert children() - before == set()
