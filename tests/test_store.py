@@ -44,7 +44,10 @@ def test_runs_keep_per_node_state_and_survive_routine_deletion(tmp_path):
     store.record_run_state(state, 1)
     store.delete_routine("r")
 
-    assert store.run_state("run-1") == {**state, "started_at": "2026-01-01T10:00:00Z"}
+    node = {**state["nodes"]["a"], "input": None, "duration_s": 1.0}
+    assert store.run_state("run-1") == {**state, "nodes": {"a": node}, "version": 1,
+                                        "trigger": {"a": 1}, "source": None, "rerun_of": None,
+                                        "duration_s": 2.0}
     assert [r.status for r in store.runs("r")] == ["completed"]
 
 

@@ -2,5 +2,6 @@
 
 from app.store.faults import StoreError
 from app.store.repository import NotFound, RoutineSummary, RunSummary, Store
+from app.store.runs import RoutineStats
 
-__all__ = ["NotFound", "RoutineSummary", "RunSummary", "Store", "StoreError"]
+__all__ = ["NotFound", "RoutineStats", "RoutineSummary", "RunSummary", "Store", "StoreError"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -42,7 +42,9 @@ class RunRow(Base):
     """A run; kept after its routine is deleted, so history is not lost."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_routine_started", "routine_id", "started_at"),)
+    __table_args__ = (Index("ix_runs_routine_started", "routine_id", "started_at"),
+                      Index("ix_runs_started", "started_at"),
+                      Index("ix_runs_status_started", "status", "started_at"))
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     routine_id: Mapped[str] = mapped_column(String(64))
@@ -53,6 +55,9 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None]
     result: Mapped[Any] = mapped_column(nullable=True)
     error: Mapped[Any] = mapped_column(nullable=True)
+    # manual|cli|cron|webhook|event|file|rerun (None: recorded before sources were kept)
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    rerun_of: Mapped[str | None] = mapped_column(String(200), nullable=True)
     nodes: Mapped[list[RunNodeRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunNodeRow.position")
 
@@ -70,6 +75,8 @@ class RunNodeRow(Base):
     finished_at: Mapped[datetime | None]
     output: Mapped[Any] = mapped_column(nullable=True)
     error: Mapped[Any] = mapped_column(nullable=True)
+    input: Mapped[Any] = mapped_column(nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     run: Mapped[RunRow] = relationship(back_populates="nodes")
 
 
@@ -93,4 +100,15 @@ class TriggerStateRow(Base):
 
     routine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class SavedInputRow(Base):
+    """The input Run Now gives a routine (the desktop's test input), kept per routine and
+    not in the document, so saving a version never changes it."""
+
+    __tablename__ = "test_inputs"
+
+    routine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(nullable=True)
     updated_at: Mapped[datetime]

@@ -9,11 +9,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,25 +21,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.paths import open_private, private_dir, private_file
 from app.routine.document import trigger_of
 from app.store import backup
+from app.store.common import NotFound
+from app.store.common import now as _now
 from app.store.faults import StoreError, classify, is_store_error
 from app.store.models import (
     Base,
     CredentialRow,
     RoutineRow,
     RoutineVersionRow,
-    RunNodeRow,
-    RunRow,
+    SavedInputRow,
     TriggerStateRow,
 )
+from app.store.runs import RunHistory, RunSummary
 
 log = logging.getLogger(__name__)
-
-
-class NotFound(KeyError):
-    """No routine or run with that id; the message names it."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+__all__ = ["CredentialInfo", "NotFound", "RoutineSummary", "RunSummary", "Store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,29 +59,25 @@ class CredentialInfo:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    id: str
-    routine_id: str
-    version: int | None
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    error: str | None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
+def _migrate(engine: Engine) -> None:
+    """Bring a store made by an older Kianax up to this schema, in place: every column the
+    models have and the file lacks is added (nullable, so old rows read as "unknown"), and
+    every missing index is created. Nothing is ever dropped or rewritten."""
+    tables = inspect(engine).get_table_names()
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name not in tables:
+                continue
+            present = {row[1] for row in conn.exec_driver_sql(
+                f'PRAGMA table_info("{table.name}")')}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+                    log.info("store: added column %s.%s", table.name, column.name)
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -96,7 +88,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class Store:
+class Store(RunHistory):
     """A SQLite file in WAL mode (readers never block the writer, a crash loses nothing).
 
     Opening checks the file (``PRAGMA quick_check``) and that it can be written; every
@@ -143,6 +135,7 @@ class Store:
     def _check(self) -> None:
         """The schema in place, the file sound, and writable (a write begun, rolled back)."""
         Base.metadata.create_all(self.engine)
+        _migrate(self.engine)
         with self.engine.connect() as conn:
             found = backup.verdict([tuple(r) for r in
                                     conn.exec_driver_sql("PRAGMA quick_check").all()])
@@ -283,72 +276,22 @@ class Store:
                 raise NotFound(f"no routine with id {routine_id!r}")
             session.delete(row)
 
-    # Runs
+    # Run Now's test input (the desktop), per routine
 
-    def record_run_started(self, run_id: str, routine_id: str, version: int | None,
-                           trigger: Any) -> None:
+    def test_input(self, routine_id: str) -> Any:
+        """The input Run Now last used for this routine; None when there is none."""
         with self._session() as session:
-            session.merge(RunRow(id=run_id, routine_id=routine_id, version=version,
-                                 status="running", trigger=trigger, started_at=_now()))
+            row = session.get(SavedInputRow, routine_id)
+            return None if row is None else row.value
 
-    def record_run_state(self, state: dict[str, Any], version: int | None = None) -> None:
-        """Save a run-state document (design §3 shape), replacing what was known before."""
+    def set_test_input(self, routine_id: str, value: Any) -> None:
         with self._session() as session:
-            row = session.get(RunRow, state["run_id"])
+            row = session.get(SavedInputRow, routine_id)
             if row is None:
-                row = RunRow(id=state["run_id"], routine_id=state["routine_id"], version=version,
-                             status=state["status"], started_at=_parse_time(state["started_at"]))
-                session.add(row)
-            row.status = state["status"]
-            row.started_at = _parse_time(state["started_at"]) or row.started_at
-            row.finished_at = _parse_time(state.get("finished_at"))
-            row.result = state.get("result")
-            row.error = state.get("error")
-            existing = {node.node_id: node for node in row.nodes}
-            for position, (node_id, node) in enumerate(state["nodes"].items()):
-                node_row = existing.get(node_id)
-                if node_row is None:
-                    node_row = RunNodeRow(run_id=row.id, node_id=node_id, position=position,
-                                          status=node["status"])
-                    row.nodes.append(node_row)
-                node_row.status = node["status"]
-                node_row.attempts = node["attempts"]
-                node_row.started_at = _parse_time(node["started_at"])
-                node_row.finished_at = _parse_time(node["finished_at"])
-                node_row.output = node["output"]
-                node_row.error = node["error"]
-
-    def runs(self, routine_id: str | None = None, limit: int = 50) -> list[RunSummary]:
-        """Recent runs, newest first."""
-        query = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
-        if routine_id:
-            query = query.where(RunRow.routine_id == routine_id)
-        with self._session() as session:
-            return [RunSummary(r.id, r.routine_id, r.version, r.status, r.started_at,
-                               r.finished_at, (r.error or {}).get("message") if r.error else None)
-                    for r in session.scalars(query)]
-
-    def unfinished_runs(self) -> list[tuple[str, int | None]]:
-        """(run id, version) of runs recorded as running: their end was not seen here."""
-        with self._session() as session:
-            return [(r.id, r.version) for r in session.scalars(
-                select(RunRow).where(RunRow.status == "running"))]
-
-    def run_state(self, run_id: str) -> dict[str, Any]:
-        """A stored run in the design's run-state shape."""
-        with self._session() as session:
-            row = session.get(RunRow, run_id)
-            if row is None:
-                raise NotFound(f"no run with id {run_id!r}; see `kianax runs`")
-            return {
-                "run_id": row.id, "routine_id": row.routine_id, "status": row.status,
-                "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
-                "nodes": {n.node_id: {"status": n.status, "attempts": n.attempts,
-                                      "started_at": _iso(n.started_at),
-                                      "finished_at": _iso(n.finished_at),
-                                      "output": n.output, "error": n.error} for n in row.nodes},
-                "result": row.result, "error": row.error,
-            }
+                session.add(SavedInputRow(routine_id=routine_id, value=value,
+                                          updated_at=_now()))
+            else:
+                row.value, row.updated_at = value, _now()
 
     # Trigger state
 

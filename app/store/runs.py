@@ -1,0 +1,304 @@
+"""The run history: every run with where it came from, its per-node state, and the numbers
+``kianax stats`` and the desktop's insights show. Mixed into :class:`app.store.Store`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from app.store.common import NotFound, iso, now, parse_time
+from app.store.models import RunNodeRow, RunRow
+
+# A run in one of these may still change; the store reconciles them with Temporal.
+UNFINISHED = ("running", "paused", "waiting")
+FINISHED = ("completed", "failed", "cancelled")
+SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun")
+TOP_FAILURES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    id: str
+    routine_id: str
+    version: int | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    source: str | None = None
+    rerun_of: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return max(0.0, (self.finished_at - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineStats:
+    """One routine's runs over a period: what ``kianax stats --json`` prints per routine."""
+
+    id: str
+    runs: int
+    completed: int
+    failed: int
+    cancelled: int
+    success_rate: float | None  # completed / finished runs; None before any finished
+    p50_s: float | None  # run durations (start to end) of finished runs
+    p95_s: float | None
+    failures: list[dict[str, Any]]  # [{"message", "count"}], most frequent first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "runs": self.runs, "completed": self.completed,
+                "failed": self.failed, "cancelled": self.cancelled,
+                "success_rate": self.success_rate, "p50_s": self.p50_s, "p95_s": self.p95_s,
+                "failures": self.failures}
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start).total_seconds()), 3)
+
+
+def _attr(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def percentile(ordered: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of an ascending list (p50 of [1, 2, 3, 4] is 2)."""
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return round(ordered[rank - 1], 3)
+
+
+class RunHistory:
+    """Run-history methods of the store (each one transaction)."""
+
+    def _session(self) -> AbstractContextManager[Session]:  # pragma: no cover
+        raise NotImplementedError  # the Store's one transaction
+
+    def record_run_started(self, run_id: str, routine_id: str, version: int | None,
+                           trigger: Any, source: str | None = None,
+                           rerun_of: str | None = None) -> None:
+        with self._session() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                session.add(RunRow(id=run_id, routine_id=routine_id, version=version,
+                                   status="running", trigger=trigger, started_at=now(),
+                                   source=source, rerun_of=rerun_of))
+            else:  # a sync from Temporal was faster: keep what it found, add what we know
+                row.version = row.version if version is None else version
+                row.trigger = trigger if trigger is not None else row.trigger
+                row.source = source or row.source
+                row.rerun_of = rerun_of or row.rerun_of
+
+    def record_run_state(self, state: dict[str, Any], version: int | None = None) -> None:
+        """Save a run-state document (design §3/§8 shape), replacing what was known before.
+
+        Keys the state lacks (``version``, ``trigger``, ``source``, ``rerun_of``) keep their
+        recorded value; node durations come from the state, else from the node's times."""
+        with self._session() as session:
+            row = session.get(RunRow, state["run_id"])
+            if row is None:
+                row = RunRow(id=state["run_id"], routine_id=state["routine_id"],
+                             version=version, status=state["status"],
+                             started_at=parse_time(state.get("started_at")) or now())
+                session.add(row)
+            row.status = state["status"]
+            row.started_at = parse_time(state.get("started_at")) or row.started_at
+            row.finished_at = parse_time(state.get("finished_at"))
+            row.result = state.get("result")
+            row.error = state.get("error")
+            if state.get("version") is not None or version is not None:
+                row.version = state.get("version") if state.get("version") is not None \
+                    else version
+            if "trigger" in state:
+                row.trigger = state["trigger"]
+            row.source = state.get("source") or row.source
+            row.rerun_of = state.get("rerun_of") or row.rerun_of
+            existing = {node.node_id: node for node in row.nodes}
+            for position, (node_id, node) in enumerate((state.get("nodes") or {}).items()):
+                node_row = existing.get(node_id)
+                if node_row is None:
+                    node_row = RunNodeRow(run_id=row.id, node_id=node_id, position=position,
+                                          status=node["status"])
+                    row.nodes.append(node_row)
+                node_row.status = node["status"]
+                node_row.attempts = node.get("attempts") or 0
+                node_row.started_at = parse_time(node.get("started_at"))
+                node_row.finished_at = parse_time(node.get("finished_at"))
+                node_row.output = node.get("output")
+                node_row.error = node.get("error")
+                if "input" in node:
+                    node_row.input = node["input"]
+                duration = node.get("duration_s")
+                node_row.duration_s = duration if duration is not None else \
+                    _seconds(node_row.started_at, node_row.finished_at)
+
+    def sync_listed(self, listed: Iterable[Any]) -> list[str]:
+        """Take in runs as Temporal's visibility lists them (objects or dicts with run_id,
+        routine_id, version, source, rerun_of, status, started_at, finished_at): a run the
+        store lacks is added, a run it shows as unfinished takes the listed status and times;
+        finished runs the store already has are left as recorded. Returns the changed ids."""
+        items = {str(_attr(item, "run_id")): item for item in listed}
+        if not items:
+            return []
+        changed = []
+        with self._session() as session:
+            known: dict[str, RunRow] = {}
+            ids = list(items)
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                known.update({r.id: r for r in session.scalars(
+                    select(RunRow).where(RunRow.id.in_(ids[start:start + 500])))})
+            for run_id, item in items.items():
+                status = _attr(item, "status") or "running"
+                row = known.get(run_id)
+                if row is not None and row.status not in UNFINISHED:
+                    continue
+                if row is None:
+                    row = RunRow(id=run_id, routine_id=_attr(item, "routine_id") or "?",
+                                 version=_attr(item, "version"), status=status,
+                                 started_at=parse_time(_attr(item, "started_at")) or now(),
+                                 source=_attr(item, "source"),
+                                 rerun_of=_attr(item, "rerun_of"))
+                    session.add(row)
+                elif row.status == status and row.finished_at == \
+                        parse_time(_attr(item, "finished_at")):
+                    continue
+                row.status = status
+                row.started_at = parse_time(_attr(item, "started_at")) or row.started_at
+                row.finished_at = parse_time(_attr(item, "finished_at"))
+                row.source = row.source or _attr(item, "source")
+                row.rerun_of = row.rerun_of or _attr(item, "rerun_of")
+                if row.version is None:
+                    row.version = _attr(item, "version")
+                if status in FINISHED and status != "completed" and row.error is None:
+                    row.error = {"message": f"the run was {status} (as Temporal reports it)",
+                                 "node": None}
+                changed.append(run_id)
+        return changed
+
+    def end_unknown_run(self, run_id: str, message: str) -> None:
+        """A run the store shows as unfinished that Temporal no longer knows (its server's
+        database was reset, or retention removed it): failed, with why."""
+        with self._session() as session:
+            row = session.get(RunRow, run_id)
+            if row is None or row.status not in UNFINISHED:
+                return
+            row.status, row.finished_at = "failed", row.finished_at or now()
+            row.error = {"message": message, "node": None}
+
+    def runs(self, routine_id: str | None = None, limit: int = 50, status: str | None = None,
+             source: str | None = None) -> list[RunSummary]:
+        """Recent runs, newest first (filtered by routine, status and source)."""
+        query = select(RunRow.id, RunRow.routine_id, RunRow.version, RunRow.status,
+                       RunRow.started_at, RunRow.finished_at, RunRow.error, RunRow.source,
+                       RunRow.rerun_of).order_by(RunRow.started_at.desc()).limit(limit)
+        if routine_id:
+            query = query.where(RunRow.routine_id == routine_id)
+        if status:
+            query = query.where(RunRow.status == status)
+        if source:
+            query = query.where(RunRow.source == source)
+        with self._session() as session:
+            return [RunSummary(r.id, r.routine_id, r.version, r.status, r.started_at,
+                               r.finished_at, _message(r.error), r.source, r.rerun_of)
+                    for r in session.execute(query)]
+
+    def unfinished_runs(self) -> list[tuple[str, int | None]]:
+        """(run id, version) of runs recorded as running, paused or waiting: their end was
+        not seen here."""
+        with self._session() as session:
+            return [(i, v) for i, v in session.execute(
+                select(RunRow.id, RunRow.version).where(RunRow.status.in_(UNFINISHED)))]
+
+    def has_run(self, run_id: str) -> bool:
+        with self._session() as session:
+            return session.get(RunRow, run_id) is not None
+
+    def last_trigger(self, routine_id: str) -> Any:
+        """The trigger input of the routine's latest run (Run Now's default input)."""
+        with self._session() as session:
+            return session.scalar(select(RunRow.trigger).where(RunRow.routine_id == routine_id)
+                                  .order_by(RunRow.started_at.desc()).limit(1))
+
+    def run_state(self, run_id: str) -> dict[str, Any]:
+        """A stored run in the design's run-state shape (§3 plus §8's version, trigger,
+        source, rerun_of, per-node input and duration_s)."""
+        with self._session() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise NotFound(f"no run with id {run_id!r}; see `kianax runs`")
+            return {
+                "run_id": row.id, "routine_id": row.routine_id, "status": row.status,
+                "started_at": iso(row.started_at), "finished_at": iso(row.finished_at),
+                "nodes": {n.node_id: {"status": n.status, "attempts": n.attempts,
+                                      "started_at": iso(n.started_at),
+                                      "finished_at": iso(n.finished_at),
+                                      "output": n.output, "error": n.error,
+                                      "input": n.input, "duration_s": n.duration_s}
+                          for n in row.nodes},
+                "result": row.result, "error": row.error,
+                "version": row.version, "trigger": row.trigger, "source": row.source,
+                "rerun_of": row.rerun_of,
+                "duration_s": _seconds(row.started_at, row.finished_at),
+            }
+
+    def stats(self, routine_id: str | None = None, days: float = 30,
+              until: datetime | None = None) -> list[RoutineStats]:
+        """Per routine, the runs started in the last ``days``: counts by status, success
+        rate, p50/p95 run duration and the most frequent failure messages. Three indexed
+        queries; percentiles from the sorted durations (SQLite has no percentile)."""
+        since = (until or now()) - timedelta(days=days)
+        where = [RunRow.started_at >= since]
+        if until is not None:
+            where.append(RunRow.started_at <= until)
+        if routine_id:
+            where.append(RunRow.routine_id == routine_id)
+        duration = (func.julianday(RunRow.finished_at) - func.julianday(RunRow.started_at)) \
+            * 86400.0
+        message = func.coalesce(func.json_extract(RunRow.error, "$.message"), "(no message)")
+        with self._session() as session:
+            counts = session.execute(
+                select(RunRow.routine_id, func.count(),
+                       *(func.sum(case((RunRow.status == s, 1), else_=0)) for s in FINISHED))
+                .where(*where).group_by(RunRow.routine_id).order_by(RunRow.routine_id)).all()
+            durations: dict[str, list[float]] = {}
+            for rid, seconds in session.execute(
+                    select(RunRow.routine_id, duration)
+                    .where(*where, RunRow.status.in_(FINISHED), RunRow.finished_at.is_not(None))
+                    .order_by(RunRow.routine_id, duration)):
+                durations.setdefault(rid, []).append(max(0.0, float(seconds)))
+            failures: dict[str, list[dict[str, Any]]] = {}
+            for rid, text, count in session.execute(
+                    select(RunRow.routine_id, message, func.count())
+                    .where(*where, RunRow.status == "failed")
+                    .group_by(RunRow.routine_id, message)
+                    .order_by(RunRow.routine_id, func.count().desc(), message)):
+                found = failures.setdefault(rid, [])
+                if len(found) < TOP_FAILURES:
+                    found.append({"message": text, "count": count})
+        result = []
+        for rid, total, completed, failed, cancelled in counts:
+            finished = (completed or 0) + (failed or 0) + (cancelled or 0)
+            ordered = durations.get(rid, [])
+            result.append(RoutineStats(
+                rid, total, completed or 0, failed or 0, cancelled or 0,
+                round((completed or 0) / finished, 4) if finished else None,
+                percentile(ordered, 0.5), percentile(ordered, 0.95), failures.get(rid, [])))
+        return result
+
+
+def _message(error: Any) -> str | None:
+    return error.get("message") if isinstance(error, dict) else None
+
