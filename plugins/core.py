@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,29 @@ def _delay(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) ->
     return Emission(input, delay_s=float(seconds))
 
 
+APPROVAL = "core.approval"
+ON_TIMEOUT = ("reject", "fail")
+
+
+def _approval(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    """Checks the (rendered) config and says what to ask; the interpreter does the durable
+    wait for a person's decision (app.engine.approvals) and emits on approved / rejected."""
+    prompt = config.get("prompt", "")
+    timeout = config.get("timeout_s", 0)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) \
+            or not 0 <= timeout <= MAX_DURATION_S:
+        raise PluginError(f"timeout_s must be a number {_DELAY_RANGE}, 0 to wait forever; "
+                          f"not {timeout!r}"[:300], kind="BadConfig")
+    on_timeout = config.get("on_timeout", "reject")
+    if on_timeout not in ON_TIMEOUT:
+        raise PluginError(f"on_timeout must be 'reject' or 'fail', not {on_timeout!r}"[:300],
+                          kind="BadConfig")
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False,
+                                                             default=str)
+    return Emission({"prompt": text or "Approve to continue?", "timeout_s": float(timeout),
+                     "on_timeout": on_timeout}, ports=())
+
+
 def _fail(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
     raise PluginError(str(config.get("message") or "failed by core.fail"), kind="Fail")
 
@@ -99,6 +123,25 @@ PLUGINS = [
                            "type": "number", "minimum": 0, "maximum": MAX_DURATION_S,
                            "description": f"seconds to wait, {_DELAY_RANGE}"}},
                        "required": ["seconds"], "additionalProperties": False},
+    ),
+    Plugin(
+        id=APPROVAL, title="Approval", category="Flow", runs_in="workflow",
+        icon="approval", evaluate=_approval, outputs=("approved", "rejected"),
+        description="Wait, durably, for a person to approve or reject; then go on on "
+                    "'approved' or 'rejected'. Survives restarts.",
+        config_schema={
+            "type": "object",
+            "properties": {
+                "prompt": {"type": "string", "description": "what to ask (a template)"},
+                "timeout_s": {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S,
+                              "description": f"seconds to wait, {_DELAY_RANGE}; 0 waits "
+                                             "forever"},
+                "on_timeout": {"enum": list(ON_TIMEOUT),
+                               "description": "when time runs out: take 'rejected' "
+                                              "(reject) or fail the node (fail)"},
+            },
+            "additionalProperties": False,
+        },
     ),
     Plugin(
         id="core.fail", title="Fail", category="Flow", runs_in="workflow",

@@ -19,12 +19,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from app.engine.approvals import NodeFailed, RunControl, iso, node_error
     from app.plugin_api import Emission, PluginError
     from app.routine import Node, RoutineInvalid, parse_routine
     from app.routine.expressions import ExpressionError, render
     from app.routine.graph import incoming, outgoing, topological_order
     from app.routine.limits import MAX_DURATION_S
     from app.routine.model import ERROR_PORT
+    from app.routine.rerun import parse_reuse
     from app.routine.runstate import (
         MAX_PAYLOAD_BYTES,
         MAX_STATE_BYTES,
@@ -33,7 +35,9 @@ with workflow.unsafe.imports_passed_through():
         bounded_nodes,
         describe_size,
         json_size,
+        shortened,
     )
+    from plugins.core import APPROVAL
     from plugins.core import PLUGINS as CORE_PLUGINS
 
 WORKFLOW_NAME = "KianaxRoutine"
@@ -53,15 +57,10 @@ PURE_NODES_PER_ACTIVATION = 5
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
-class NodeFailed(Exception):
-    def __init__(self, error: dict[str, Any], attempts: int):
-        self.error = error
-        self.attempts = attempts
-        super().__init__(error["message"])
-
-
-def _iso(moment: Any) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+# The state query shows a trigger input larger than this shortened (the input is kept whole
+# in the workflow's history; the state leaves room for the nodes).
+TRIGGER_SHOWN_BYTES = 400_000
+SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun")
 
 
 def _routine_of(request: Any) -> dict[str, Any]:
@@ -77,7 +76,7 @@ def _routine_of(request: Any) -> dict[str, Any]:
 # only the pure routine model and core plugins, and reads time and randomness only through
 # `workflow`. It stays importable by the sandbox (tests/test_replay.py checks both ways).
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception], sandboxed=False)
-class RoutineWorkflow:
+class RoutineWorkflow(RunControl):
     """Runs a routine: nodes start as soon as every incoming connection is resolved."""
 
     @workflow.init
@@ -96,6 +95,7 @@ class RoutineWorkflow:
         }
         self._pure_in_activation = 0
         self._pause: asyncio.Task[None] | None = None
+        self._init_control()
 
     @workflow.run
     async def run(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -107,11 +107,17 @@ class RoutineWorkflow:
             self._finish("failed", {"message": f"invalid routine: {reason}", "node": None})
             raise ApplicationError(f"invalid routine: {reason}", type="RoutineInvalid",
                                    non_retryable=True) from None
+        try:
+            self._reuse = parse_reuse(request.get("reuse"), {node.id for node in routine.nodes})
+        except ValueError as exc:
+            self._finish("failed", {"message": f"invalid run request: {exc}", "node": None})
+            raise ApplicationError(f"invalid run request: {exc}", type="RoutineInvalid",
+                                   non_retryable=True) from None
         self._routine = routine
         self._trigger = request.get("trigger")
         info = workflow.info()
         self._run_context = {"id": info.workflow_id, "routine_id": routine.id,
-                             "started_at": _iso(info.start_time)}
+                             "started_at": iso(info.start_time)}
         self._index = {node.id: index for index, node in enumerate(routine.nodes)}
         self._order = topological_order(routine)
         self._incoming = incoming(routine)
@@ -161,14 +167,28 @@ class RoutineWorkflow:
 
     @workflow.query
     def state(self) -> dict[str, Any]:
-        """The run state in the shape of design §3 (the CLI's ``--json`` prints it)."""
+        """The run state of design §3 and §8 (app.routine.runstate.RunState.to_dict's shape;
+        the CLI's ``--json`` prints it)."""
+        request = self._request if isinstance(self._request, dict) else {}
+        trigger = request.get("trigger")
+        size = json_size(trigger)
+        if size > TRIGGER_SHOWN_BYTES:
+            trigger = shortened(trigger, size)
+        source = request.get("source")
+        if source not in SOURCES:  # a schedule's action names no source; its trigger says
+            source = "cron" if request.get("trigger") == {"type": "cron"} else "cli"
         return {
             "run_id": workflow.info().workflow_id,
-            "routine_id": self._request.get("routine", {}).get("id"),
-            "status": self._status,
-            "started_at": _iso(workflow.info().start_time),
+            "routine_id": _routine_of(request).get("id"),
+            "status": self._run_status(),
+            "started_at": iso(workflow.info().start_time),
             "finished_at": self._finished_at,
-            "nodes": bounded_nodes(self._nodes, MAX_STATE_BYTES - json_size(self._result)),
+            "version": request.get("version"),
+            "trigger": trigger,
+            "source": source,
+            "rerun_of": request.get("rerun_of"),
+            "nodes": bounded_nodes(self._nodes, MAX_STATE_BYTES - json_size(self._result)
+                                   - json_size(trigger)),
             "result": self._result,
             "error": self._error,
         }
@@ -176,12 +196,12 @@ class RoutineWorkflow:
     @workflow.query
     def progress(self, since: int) -> dict[str, Any]:
         """Node state changes after the first ``since``, so a watcher misses none."""
-        return {"status": self._status, "events": self._events[since:]}
+        return {"status": self._run_status(), "events": self._events[since:]}
 
     def _finish(self, status: str, error: dict[str, Any] | None) -> None:
         self._status = status
         self._error = error
-        self._finished_at = _iso(workflow.now())
+        self._finished_at = iso(workflow.now())
         self._events.append({"node": None, "status": status})
 
     def _set(self, node_id: str, status: str, **changes: Any) -> None:
@@ -189,11 +209,14 @@ class RoutineWorkflow:
         record.status = status
         for key, value in changes.items():
             setattr(record, key, value)
-        self._events.append({
+        event = {
             "node": node_id, "status": status, "attempts": record.attempts,
             "started_at": record.started_at, "finished_at": record.finished_at,
             "error": record.error["message"] if record.error else None,
-        })
+        }
+        if status == "waiting":
+            event["prompt"] = record.prompt
+        self._events.append(event)
 
     def _start_ready(self) -> None:
         """Start (in topological order) every node whose incoming connections are resolved."""
@@ -209,7 +232,7 @@ class RoutineWorkflow:
                 self._started.add(node_id)
                 progressed = True
                 if states and not any(states):
-                    self._set(node_id, "skipped")
+                    self._set(node_id, "skipped", ports=[])
                     self._resolve(node_id, ())
                     continue
                 self._in_flight += 1
@@ -232,15 +255,20 @@ class RoutineWorkflow:
         return dict(sources), sources
 
     async def _run_node(self, node: Node) -> None:
+        outcome: Outcome | None = None
         try:
-            if node.plugin in WORKFLOW_PLUGINS:
-                await self._breathe()
-            value, sources = self._inputs(node)
-            self._set(node.id, "running", started_at=_iso(workflow.now()), input=value)
-            try:
-                outcome = await self._execute(node, value, sources)
-            except NodeFailed as failure:
-                outcome = self._on_error(node, failure)
+            if self._paused:
+                await self._hold_while_paused()
+                if self._stopping is not None:
+                    return  # a node failed meanwhile: this one never starts
+            reused = self._reuse.get(node.id)
+            if reused is not None:
+                value, _ = self._inputs(node)
+                self._set(node.id, "running", started_at=iso(workflow.now()), input=value,
+                          reused=True)
+                outcome = Outcome(reused[0], reused[1], 0)
+            else:
+                outcome = await self._run_plugin(node)
         except Exception as exc:
             self._crash = exc
             return
@@ -249,9 +277,20 @@ class RoutineWorkflow:
         if outcome is not None:
             status = "failed" if outcome.error else "completed"
             self._set(node.id, status, output=outcome.output, attempts=outcome.attempts,
-                      error=outcome.error, finished_at=_iso(workflow.now()))
+                      error=outcome.error, finished_at=iso(workflow.now()),
+                      ports=list(outcome.ports))
             self._resolve(node.id, outcome.ports)
         self._start_ready()
+
+    async def _run_plugin(self, node: Node) -> Outcome | None:
+        if node.plugin in WORKFLOW_PLUGINS:
+            await self._breathe()
+        value, sources = self._inputs(node)
+        self._set(node.id, "running", started_at=iso(workflow.now()), input=value)
+        try:
+            return await self._execute(node, value, sources)
+        except NodeFailed as failure:
+            return self._on_error(node, failure)
 
     async def _breathe(self) -> None:
         """Wait for a new activation once this one has evaluated enough pure nodes."""
@@ -270,7 +309,7 @@ class RoutineWorkflow:
     def _on_error(self, node: Node, failure: NodeFailed) -> Outcome | None:
         if node.on_error == "stop":
             self._set(node.id, "failed", attempts=failure.attempts, error=failure.error,
-                      finished_at=_iso(workflow.now()))
+                      finished_at=iso(workflow.now()))
             if self._stopping is None:
                 self._stopping = failure.error
             return None
@@ -296,7 +335,7 @@ class RoutineWorkflow:
             config = render(node.config, context, path=config_path)
         except ExpressionError as exc:
             where = exc.path or config_path
-            error = self._node_error(node, f"{where}: {exc}", "ExpressionError")
+            error = node_error(node, f"{where}: {exc}", "ExpressionError")
             raise NodeFailed(error, 0) from None
         if plugin is None:
             return await self._execute_activity(node, value, config)
@@ -307,10 +346,12 @@ class RoutineWorkflow:
                 raise PluginError(f"a delay of {emission.delay_s!r} s is not possible; use 0 "
                                   f"to {MAX_DURATION_S} s (366 days)", kind="BadConfig")
         except PluginError as exc:
-            raise NodeFailed(self._node_error(node, str(exc), exc.kind), 1) from None
+            raise NodeFailed(node_error(node, str(exc), exc.kind), 1) from None
         except Exception as exc:
-            raise NodeFailed(self._node_error(node, f"{type(exc).__name__}: {exc}", "PluginCrash"),
+            raise NodeFailed(node_error(node, f"{type(exc).__name__}: {exc}", "PluginCrash"),
                              1) from None
+        if node.plugin == APPROVAL:
+            return await self._wait_for_person(node, emission.output)
         if delay > 0:
             await workflow.sleep(delay, summary=f"{node.title}: delay")
         return Outcome(emission.ports, emission.output, 1)
@@ -323,7 +364,7 @@ class RoutineWorkflow:
         if size > MAX_PAYLOAD_BYTES:
             message = (f"its input and config are {describe_size(size)}, larger than the "
                        f"{describe_size(MAX_PAYLOAD_BYTES)} a node can be sent; pass it less")
-            raise NodeFailed(self._node_error(node, message, "TooLarge"), 0)
+            raise NodeFailed(node_error(node, message, "TooLarge"), 0)
         try:
             result = await workflow.execute_activity(
                 node.plugin,
@@ -349,13 +390,8 @@ class RoutineWorkflow:
             details = cause.details[0] if cause.details else {}
             attempts = int(details.get("attempt", attempts)) if isinstance(details, dict) \
                 else attempts
-            return self._node_error(node, cause.message, cause.type or "Error"), attempts
+            return node_error(node, cause.message, cause.type or "Error"), attempts
         if isinstance(cause, TimeoutError):
             message = f"timed out after {node.timeout_s:g} s"
-            return self._node_error(node, message, "Timeout"), attempts
-        return self._node_error(node, str(cause or exc), type(cause or exc).__name__), attempts
-
-    def _node_error(self, node: Node, message: str, kind: str) -> dict[str, Any]:
-        return {"node": node.id, "plugin": node.plugin, "type": kind,
-                "message": f"node '{node.id}' ({node.plugin}): {message}"}
-
+            return node_error(node, message, "Timeout"), attempts
+        return node_error(node, str(cause or exc), type(cause or exc).__name__), attempts

@@ -30,16 +30,29 @@ def new_run_id(routine_id: str) -> str:
 
 async def start_run(client: Client, routine_doc: dict[str, Any], task_queue: str,
                     trigger: Any = None, run_id: str | None = None,
-                    version: int | None = None, eager: bool = True) -> WorkflowHandle:
-    """Start the interpreter on ``routine_doc``; the run is pinned to this document."""
+                    version: int | None = None, eager: bool = True, source: str = "cli",
+                    rerun_of: str | None = None,
+                    reuse: dict[str, dict[str, Any]] | None = None) -> WorkflowHandle:
+    """Start the interpreter on ``routine_doc``; the run is pinned to this document.
+
+    ``source`` says who started it (manual|cli|cron|webhook|event|file|rerun); ``rerun_of``
+    names the run this one repeats; ``reuse`` ({node id: {"output", "ports"}}, see
+    app.routine.rerun.reuse_for) lists nodes that complete at once with a recorded output
+    instead of running. ``routine_id``, ``version``, ``source`` and ``rerun_of`` also go in
+    the workflow memo, so Temporal's visibility tells them without querying the run."""
     run_id = run_id or new_run_id(routine_doc["id"])
+    request: dict[str, Any] = {"routine": routine_doc, "trigger": trigger, "version": version,
+                               "source": source, "rerun_of": rerun_of}
+    if reuse:
+        request["reuse"] = reuse
     return await client.start_workflow(
         WORKFLOW_NAME,
-        {"routine": routine_doc, "trigger": trigger, "version": version},
+        request,
         id=run_id,
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        memo={"routine_id": routine_doc["id"], "version": version},
+        memo={"routine_id": routine_doc["id"], "version": version, "source": source,
+              "rerun_of": rerun_of},
         static_summary=f"{routine_doc.get('name') or routine_doc['id']}",
         request_eager_start=eager,
     )

@@ -10,7 +10,9 @@ largest node values rather than grow past :data:`MAX_STATE_BYTES`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 MAX_PAYLOAD_BYTES = 1_500_000
@@ -38,8 +40,26 @@ def shortened(value: Any, size: int) -> dict[str, Any]:
             "message": f"{describe_size(size)} value, too large to show in the run state"}
 
 
+def _seconds_between(started: str | None, finished: str | None) -> float | None:
+    """``finished - started`` in seconds, for two ISO times; None when either is missing."""
+    if not started or not finished:
+        return None
+    try:
+        return max(0.0, (datetime.fromisoformat(finished) -
+                         datetime.fromisoformat(started)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass(slots=True)
-class NodeRun:
+class NodeState:
+    """One node of a run, as the interpreter records it and the state query shows it.
+
+    ``ports`` are the ports the node emitted on (what a re-run needs to reuse its output);
+    ``reused`` says the output was taken from an earlier run instead of executing the node;
+    ``prompt`` is the rendered question of an approval node (present once it has waited).
+    """
+
     status: str = "pending"
     attempts: int = 0
     started_at: str | None = None
@@ -47,24 +67,109 @@ class NodeRun:
     output: Any = None
     error: dict[str, Any] | None = None
     input: Any = None
+    ports: list[str] = field(default_factory=list)
+    reused: bool = False
+    prompt: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return _seconds_between(self.started_at, self.finished_at)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "attempts": self.attempts,
+        record = {"status": self.status, "attempts": self.attempts,
+                  "started_at": self.started_at, "finished_at": self.finished_at,
+                  "duration_s": self.duration_s, "input": self.input, "output": self.output,
+                  "error": self.error, "ports": list(self.ports), "reused": self.reused}
+        if self.prompt is not None:
+            record["prompt"] = self.prompt
+        return record
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> NodeState:
+        ports = record.get("ports")
+        return cls(status=str(record.get("status") or "pending"),
+                   attempts=int(record.get("attempts") or 0),
+                   started_at=record.get("started_at"), finished_at=record.get("finished_at"),
+                   output=record.get("output"), error=record.get("error"),
+                   input=record.get("input"),
+                   ports=[str(p) for p in ports] if isinstance(ports, list) else [],
+                   reused=bool(record.get("reused", False)), prompt=record.get("prompt"))
+
+
+# The interpreter's name for its per-node record.
+NodeRun = NodeState
+RUN_STATUSES = ("running", "waiting", "paused", "completed", "failed", "cancelled")
+NODE_STATUSES = ("pending", "running", "waiting", "completed", "failed", "skipped")
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+
+
+@dataclass(slots=True)
+class RunState:
+    """A run's state (design §3 and §8); the wire format (the ``state`` query, ``--json``)
+    stays the dict of :meth:`to_dict`. A run's own duration is what a person measures: the
+    engine's start and close times of the run (``app.engine.control.current_state`` puts
+    them in ``started_at``/``finished_at`` once the run has closed)."""
+
+    run_id: str
+    routine_id: str | None = None
+    status: str = "running"
+    started_at: str | None = None
+    finished_at: str | None = None
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    result: Any = None
+    error: dict[str, Any] | None = None
+    version: int | None = None
+    trigger: Any = None
+    source: str = "cli"
+    rerun_of: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return _seconds_between(self.started_at, self.finished_at)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def waiting_nodes(self) -> list[str]:
+        """Ids of the nodes waiting for a person (approvals), in run order."""
+        return [node_id for node_id, node in self.nodes.items() if node.status == "waiting"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "routine_id": self.routine_id, "status": self.status,
                 "started_at": self.started_at, "finished_at": self.finished_at,
-                "input": self.input, "output": self.output, "error": self.error}
+                "version": self.version, "trigger": self.trigger, "source": self.source,
+                "rerun_of": self.rerun_of,
+                "nodes": {node_id: node.to_dict() for node_id, node in self.nodes.items()},
+                "result": self.result, "error": self.error}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> RunState:
+        nodes = state.get("nodes")
+        version = state.get("version")
+        return cls(run_id=str(state.get("run_id") or ""), routine_id=state.get("routine_id"),
+                   status=str(state.get("status") or "running"),
+                   started_at=state.get("started_at"), finished_at=state.get("finished_at"),
+                   nodes={str(k): NodeState.from_dict(v) for k, v in nodes.items()
+                          if isinstance(v, Mapping)} if isinstance(nodes, Mapping) else {},
+                   result=state.get("result"), error=state.get("error"),
+                   version=version if isinstance(version, int) else None,
+                   trigger=state.get("trigger"), source=str(state.get("source") or "cli"),
+                   rerun_of=state.get("rerun_of"))
 
 
-def bounded_nodes(nodes: dict[str, NodeRun], budget: int = MAX_STATE_BYTES) -> dict[str, Any]:
+def bounded_nodes(nodes: dict[str, NodeState], budget: int = MAX_STATE_BYTES) -> dict[str, Any]:
     """``nodes`` as dicts, with the largest inputs and outputs shortened until the total fits
     in ``budget`` bytes of JSON, so the state query never exceeds Temporal's limit."""
     records = {node_id: run.to_dict() for node_id, run in nodes.items()}
-    sizes = [(json_size(record[field]), node_id, field)
-             for node_id, record in records.items() for field in ("input", "output")]
+    sizes = [(json_size(record[key]), node_id, key)
+             for node_id, record in records.items() for key in ("input", "output")]
     total = sum(size for size, _, _ in sizes)
-    for size, node_id, field in sorted(sizes, reverse=True):
+    for size, node_id, key in sorted(sizes, reverse=True):
         if total <= budget or size <= KEEP_BYTES:
             break
-        records[node_id][field] = shortened(records[node_id][field], size)
+        records[node_id][key] = shortened(records[node_id][key], size)
         total -= size
     return records
 
