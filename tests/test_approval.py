@@ -9,8 +9,10 @@ import os
 from datetime import datetime
 
 import pytest
+from temporalio.worker import Replayer
 
 from app.engine import control
+from app.engine.interpreter import RoutineWorkflow
 from app.engine.runs import final_state, start_run
 from app.engine.worker import build_worker
 from tests.helpers import node, routine, transform
@@ -113,6 +115,35 @@ async def test_a_paused_run_with_a_waiting_approval_reads_paused(runner):
 
     assert held["status"] == "paused" and held["nodes"]["yes"]["status"] == "pending"
     assert state["result"] == {"yes": "bought ok"}
+    # pause, decide and resume replay deterministically from the run's own history
+    history = await handle.fetch_history()
+    replayed = await Replayer(workflows=[RoutineWorkflow]).replay_workflow(history)
+    assert replayed.replay_failure is None
+
+
+async def test_a_failing_node_ends_a_waiting_approval_and_fails_the_run(runner):
+    doc = routine([node("ask", "core.approval", prompt="ok?"),
+                   node("wait", "core.delay", seconds=0.5),
+                   node("boom", "core.fail", message="broken")],
+                  [("wait", "boom")])
+
+    state = await asyncio.wait_for(runner.run(doc), QUICK)
+
+    assert state["status"] == "failed"
+    assert "broken" in state["error"]["message"]
+    assert state["nodes"]["ask"]["status"] == "cancelled"
+
+
+async def test_cancel_of_a_waiting_approval_cancels_the_run(runner):
+    handle = await runner.start(approval_doc(), {"n": 3})
+    await wait_for(runner.client, handle.id, waiting)
+
+    await control.cancel(runner.client, handle.id)
+    state = await asyncio.wait_for(final_state(handle), QUICK)
+
+    assert state["status"] == "cancelled"
+    assert state["nodes"]["ask"]["status"] == "cancelled"
+    assert state["nodes"]["yes"]["status"] == "pending"
 
 
 async def test_approval_survives_a_restart_of_the_worker(client, plugins):

@@ -45,6 +45,7 @@ async def test_cancel_during_a_delay_stops_the_later_nodes(runner):
     state = await asyncio.wait_for(final_state(handle), QUICK)
 
     assert state["status"] == "cancelled"
+    assert state["nodes"]["wait"]["status"] == "cancelled"
     assert state["nodes"]["after"]["status"] == "pending"
     shown = await control.current_state(runner.client, handle.id)
     assert shown["status"] == "cancelled" and shown["finished_at"]

@@ -41,6 +41,7 @@ class RunControl:
     _status: str
     _nodes: dict[str, NodeRun]
     _events: list[dict[str, Any]]
+    _stopping: dict[str, Any] | None
 
     def _init_control(self) -> None:
         self._paused = False
@@ -124,18 +125,29 @@ class RunControl:
         return str(node)
 
     async def _hold_while_paused(self) -> None:
-        await workflow.wait_condition(lambda: not self._paused)
+        """Until resumed, or until a failed node stops the run (then nothing new starts)."""
+        await workflow.wait_condition(lambda: not self._paused or self._stopping is not None)
 
-    async def _wait_for_person(self, node: Node, request: dict[str, Any]) -> Outcome:
+    def _cancel_in_flight(self) -> None:
+        """The run was cancelled: nodes that were running or waiting end ``cancelled``."""
+        for node_id, run in self._nodes.items():
+            if run.status in ("running", "waiting"):
+                self._set(node_id, "cancelled", finished_at=iso(workflow.now()))
+
+    async def _wait_for_person(self, node: Node, request: dict[str, Any]) -> Outcome | None:
         """Wait durably (a workflow condition, with a timer when ``timeout_s`` > 0) for a
-        decision on ``node``; emit on ``approved`` or ``rejected``."""
+        decision on ``node``; emit on ``approved`` or ``rejected``. A node failing elsewhere
+        with ``on_error: stop`` ends the wait (the run fails; nobody need decide)."""
         timeout_s = float(request["timeout_s"])
         self._set(node.id, "waiting", prompt=request["prompt"])
         try:
             await workflow.wait_condition(
-                lambda: node.id in self._decisions,
+                lambda: node.id in self._decisions or self._stopping is not None,
                 timeout=timedelta(seconds=timeout_s) if timeout_s > 0 else None,
                 timeout_summary=f"{node.title}: approval timeout")
+            if node.id not in self._decisions:
+                self._set(node.id, "cancelled", finished_at=iso(workflow.now()))
+                return None
             decision = self._decisions[node.id]
         except TimeoutError:  # asyncio's, the builtin since 3.11
             if request["on_timeout"] == "fail":

@@ -138,6 +138,7 @@ class RoutineWorkflow(RunControl):
         except asyncio.CancelledError:
             for task in self._tasks:
                 task.cancel()
+            self._cancel_in_flight()
             self._finish("cancelled", {"message": "the run was cancelled", "node": None})
             raise
         if self._crash is not None:
@@ -317,7 +318,8 @@ class RoutineWorkflow(RunControl):
         port = ERROR_PORT if node.on_error == "error_port" else "out"
         return Outcome((port,), emitted, failure.attempts, failure.error)
 
-    async def _execute(self, node: Node, value: Any, sources: dict[str, Any]) -> Outcome:
+    async def _execute(self, node: Node, value: Any,
+                       sources: dict[str, Any]) -> Outcome | None:
         plugin = WORKFLOW_PLUGINS.get(node.plugin)
         if not node.enabled:
             ports = plugin.output_ports(node.config) if plugin else ("out",)

@@ -99,7 +99,10 @@ class NodeState:
 # The interpreter's name for its per-node record.
 NodeRun = NodeState
 RUN_STATUSES = ("running", "waiting", "paused", "completed", "failed", "cancelled")
-NODE_STATUSES = ("pending", "running", "waiting", "completed", "failed", "skipped")
+# ``cancelled``: the node was running or waiting when the run was cancelled (or, for an
+# approval, when a failed node stopped the run).
+NODE_STATUSES = ("pending", "running", "waiting", "completed", "failed", "skipped",
+                 "cancelled")
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
