@@ -201,3 +201,18 @@ async def test_list_runs_sees_a_run_with_its_source(runner):
             listing.rerun_of) == (handle.id, "listed", 7, "webhook", None)
     assert listing.started_at and listing.finished_at
     assert any(run.run_id == handle.id for run in await control.list_runs(runner.client))
+
+
+async def test_a_pure_run_says_how_long_it_really_took(runner):
+    doc = routine([transform(f"n{i}", i) for i in range(12)],
+                  [(f"n{i}", f"n{i + 1}") for i in range(11)])
+
+    began = time.monotonic()
+    state = await runner.run(doc)
+    measured = time.monotonic() - began
+    took = RunState.from_dict(state).duration_s
+
+    description = await runner.client.get_workflow_handle(state["run_id"]).describe()
+    assert took == pytest.approx(
+        (description.close_time - description.start_time).total_seconds())
+    assert 0 < took <= measured

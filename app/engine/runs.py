@@ -87,7 +87,22 @@ async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = Non
             await asyncio.wait([outcome], timeout=poll_s)
     finally:
         outcome.cancel()
-    return await handle.query("state")
+    return await with_engine_times(handle, await handle.query("state"))
+
+
+async def with_engine_times(handle: WorkflowHandle, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with the run's ``started_at``/``finished_at`` taken from Temporal's start
+    and close times (``describe()``) once the run has closed: the run's duration as a person
+    measures it (the workflow's own clock is the time of its last task)."""
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return state
+    if description.start_time:
+        state["started_at"] = description.start_time.isoformat().replace("+00:00", "Z")
+    if description.close_time:
+        state["finished_at"] = description.close_time.isoformat().replace("+00:00", "Z")
+    return state
 
 
 async def final_state(handle: WorkflowHandle) -> dict[str, Any]:
@@ -128,11 +143,13 @@ async def end_if_stuck(handle: WorkflowHandle) -> dict[str, Any] | None:
     return {"run_id": handle.id, "routine_id": memo.get("routine_id"),
             "status": "failed", "started_at": started,
             "finished_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "version": memo.get("version"), "trigger": None,
+            "source": memo.get("source") or "cli", "rerun_of": memo.get("rerun_of"),
             "nodes": {}, "result": None, "error": {"message": message, "node": None}}
 
 
 async def _closed_state(handle: WorkflowHandle, closed_status: str) -> dict[str, Any]:
-    state = await handle.query("state")
+    state = await with_engine_times(handle, await handle.query("state"))
     if state["status"] in TERMINAL:
         return state
     return {**state, "status": closed_status,
