@@ -216,3 +216,21 @@ async def test_a_pure_run_says_how_long_it_really_took(runner):
     assert took == pytest.approx(
         (description.close_time - description.start_time).total_seconds())
     assert 0 < took <= measured
+
+
+async def test_without_a_worker_commands_say_so_and_the_state_comes_from_temporal(client):
+    handle = await start_run(client, routine([transform("a", 1)], rid="orphan"),
+                             f"nobody-{time.monotonic_ns()}", eager=False, source="manual")
+
+    began = time.monotonic()
+    state = await control.current_state(client, handle.id)
+    with pytest.raises(control.RunControlError, match="no worker is serving run"):
+        await control.pause(client, handle.id)
+    await control.cancel(client, handle.id)  # recorded by Temporal; a worker would act on it
+    await handle.terminate("test over")
+    closed = await control.current_state(client, handle.id)
+
+    assert time.monotonic() - began < 5
+    assert (state["status"], state["routine_id"], state["source"]) == ("running", "orphan",
+                                                                      "manual")
+    assert closed["status"] == "cancelled" and closed["finished_at"]

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -24,6 +27,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -93,19 +97,38 @@ async def _describe(client: Client, run_id: str) -> tuple[WorkflowHandle,
                               f"{exc.message}") from None
 
 
+async def _has_worker(client: Client, task_queue: str) -> bool:
+    """Whether any worker has polled the run's task queue lately (Temporal lists pollers
+    seen in the last minutes); True when the engine cannot tell."""
+    try:
+        answer = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+            namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+    except RPCError:
+        return True
+    return bool(answer.pollers)
+
+
+def _no_worker(run_id: str, task_queue: str) -> str:
+    return (f"no worker is serving run {run_id} (task queue {task_queue!r}); start the "
+            "desktop app or `kianax worker`")
+
+
 async def _update(client: Client, run_id: str, name: str, *args: Any) -> Any:
     handle, description = await _describe(client, run_id)
     status = _status_of(description.status)
     if status != "running":
         raise RunControlError(f"run {run_id} is {status}; it cannot be told to {name} any "
                               "more")
+    if not await _has_worker(client, description.task_queue):
+        raise RunControlError(_no_worker(run_id, description.task_queue))
     try:
         return await asyncio.wait_for(handle.execute_update(name, *args), ANSWER_TIMEOUT_S)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         raise RunControlError(f"run {run_id}: {reason}") from None
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise RunControlError(f"run {run_id} did not answer within {ANSWER_TIMEOUT_S:g} s; "
                               "is a worker running (the desktop app or `kianax "
                               "worker`)?") from None
@@ -162,15 +185,19 @@ def _state_from_description(run_id: str, description: WorkflowExecutionDescripti
             {"message": f"the run was {status}", "node": None}}
 
 
-async def current_state(client: Client, run_id: str) -> dict[str, Any]:
-    """The run's state (the ``state`` query: design §3 and §8). For a closed run the query
-    needs a worker polling the run's task queue; without one, the state holds what
-    Temporal's visibility knows (no nodes). ``started_at``/``finished_at`` of a closed run
-    are Temporal's start and close times."""
+async def current_state(client: Client, run_id: str,
+                        query_timeout_s: float = ANSWER_TIMEOUT_S) -> dict[str, Any]:
+    """The run's state (the ``state`` query: design §3 and §8). The query needs a worker
+    polling the run's task queue (also for a closed run); when none has polled lately, or
+    none answers within ``query_timeout_s``, the state holds what Temporal itself knows
+    (status, times, memo; no nodes). ``started_at``/``finished_at`` of a closed run are
+    Temporal's start and close times."""
     handle, description = await _describe(client, run_id)
     closed = description.status not in (None, WorkflowExecutionStatus.RUNNING)
     try:
-        state = await asyncio.wait_for(handle.query("state"), ANSWER_TIMEOUT_S)
+        if not await _has_worker(client, description.task_queue):
+            raise TimeoutError
+        state = await asyncio.wait_for(handle.query("state"), query_timeout_s)
     except (RPCError, WorkflowQueryFailedError, TimeoutError):
         try:
             memo = await description.memo()
