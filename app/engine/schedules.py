@@ -76,10 +76,12 @@ def _schedule(document: dict[str, Any], version: int | None, task_queue: str) ->
     return Schedule(
         action=ScheduleActionStartWorkflow(
             WORKFLOW_NAME,
-            {"routine": document, "trigger": {"type": "cron"}, "version": version},
+            {"routine": document, "trigger": {"type": "cron"}, "version": version,
+             "source": "cron", "rerun_of": None},
             id=f"{document['id']}-scheduled",
             task_queue=task_queue,
-            memo={"routine_id": document["id"], "version": version},
+            # read back by the run history (app.engine.control.list_runs): who started it
+            memo={"routine_id": document["id"], "version": version, "source": "cron"},
         ),
         spec=ScheduleSpec(cron_expressions=[trigger["schedule"]],
                           time_zone_name=trigger.get("timezone")),

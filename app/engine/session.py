@@ -105,16 +105,17 @@ class EngineSession:
             await self._worker_task
 
     async def start(self, document: dict[str, Any], trigger: Any = None,
-                    version: int | None = None) -> Any:
+                    version: int | None = None, **options: Any) -> Any:
+        """Start a run; ``options`` go to start_run (source, rerun_of, reuse)."""
         assert self.client is not None
         return await start_run(self.client, document, self.task_queue, trigger=trigger,
-                               version=version)
+                               version=version, **options)
 
     async def run(self, document: dict[str, Any], trigger: Any = None,
                   version: int | None = None, on_event: ProgressCallback | None = None,
-                  on_started: Any = None) -> dict[str, Any]:
+                  on_started: Any = None, **options: Any) -> dict[str, Any]:
         """Start a run and follow it to the end; returns the final run state."""
-        handle = await self.start(document, trigger, version)
+        handle = await self.start(document, trigger, version, **options)
         if on_started is not None:
             on_started(Started(handle.id, self.web_url(handle.id)))
         try:
@@ -123,10 +124,10 @@ class EngineSession:
             await asyncio.shield(handle.cancel())  # an interrupted `kianax run` stops its run
             raise
 
-    async def launch(self, document: dict[str, Any], trigger: Any,
-                     version: int | None) -> tuple[str, asyncio.Task[dict[str, Any]]]:
+    async def launch(self, document: dict[str, Any], trigger: Any, version: int | None,
+                     **options: Any) -> tuple[str, asyncio.Task[dict[str, Any]]]:
         """Start a run without following its progress; the task yields its final state."""
-        handle = await self.start(document, trigger, version)
+        handle = await self.start(document, trigger, version, **options)
         return handle.id, asyncio.create_task(final_state(handle))
 
     def outcome(self, run_id: str) -> asyncio.Task[dict[str, Any]]:
