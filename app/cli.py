@@ -28,9 +28,17 @@ from app.paths import Paths, default_paths, private_umask
 from app.resources import sample
 from app.routine import RoutineInvalid
 from app.routine.document import trigger_of
+from app.runtime import Runtime
+from app.runtime.admin import (
+    LOCAL_TYPES,
+    StoreError,
+    backup,
+    check_connection,
+    curl_example,
+    schedule_action,
+    serve_embedded_server,
+)
 from app.services import Kianax, LoadedRoutine, UserError
-from app.store import StoreError, backup
-from app.triggers import LOCAL_TYPES, curl_example
 from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
 from app.vault import validate as validate_credential
 
@@ -72,8 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("routine", metavar="FILE|ID")
     run.add_argument("--input", metavar="JSON", help="trigger payload as JSON")
     run.add_argument("--json", action="store_true", help="print the run state as JSON")
-    run.add_argument("--detach", action="store_true",
-                     help="start the run, print its run id and exit; a worker executes it")
     server_option(run)
 
     validate = sub.add_parser("validate", help="check a routine file; list every problem")
@@ -89,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list stored routines")
     lst.add_argument("--json", action="store_true")
 
-    cli_runs.add_parsers(sub, server_option)  # runs, show, cancel, ..., rerun, stats
+    runs = sub.add_parser("runs", help="recent runs, newest first")
+    runs.add_argument("id", nargs="?")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")
 
     worker = sub.add_parser("worker", help="run a headless worker until stopped")
     worker.add_argument("--task-queue", metavar="Q", help="default: kianax-<workspace>")
@@ -288,7 +297,7 @@ def cmd_export(app: Kianax, args: argparse.Namespace) -> int:
 
 
 def cmd_list(app: Kianax, args: argparse.Namespace) -> int:
-    routines = app.store.routines()
+    routines = app.routines()
     if args.json:
         print(json.dumps([{"id": r.id, "name": r.name, "version": r.version,
                            "trigger": r.trigger_type, "active": r.active,
@@ -301,6 +310,24 @@ def cmd_list(app: Kianax, args: argparse.Namespace) -> int:
     rows = [("ID", "NAME", "VERSION", "TRIGGER", "ACTIVE")]
     rows += [(r.id, r.name, str(r.version), r.trigger_type, "yes" if r.active else "no")
              for r in routines]
+    _print_table(rows)
+    return EXIT_OK
+
+
+def cmd_runs(app: Kianax, args: argparse.Namespace) -> int:
+    runs = app.runs(args.id, args.limit)
+    if args.json:
+        print(json.dumps([app.store.run_state(r.id) for r in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print("no runs yet")
+        return EXIT_OK
+    rows = [("STARTED", "ROUTINE", "STATUS", "DURATION", "RUN")]
+    for r in runs:
+        duration = f"{(r.finished_at - r.started_at).total_seconds():.2f} s" \
+            if r.finished_at else "-"
+        rows.append((r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.routine_id, r.status,
+                     duration, r.id))
     _print_table(rows)
     return EXIT_OK
 
@@ -321,8 +348,6 @@ def cmd_run(app: Kianax, args: argparse.Namespace) -> int:
             raise UserError(f"--input is not valid JSON: {exc.msg} at column {exc.colno}") \
                 from None
     loaded = app.load(args.routine)
-    if args.detach:
-        return cli_runs.run_detached(app, loaded, trigger, args)
     progress = sys.stderr if args.json else sys.stdout
     state = _run_async(_run_and_report(app, loaded, trigger, args.server, progress))
     if isinstance(state, int):
@@ -384,53 +409,41 @@ def cmd_worker(app: Kianax, args: argparse.Namespace) -> int:
     def started(routine_id: str, run_id: str) -> None:
         print(f"{routine_id}: trigger started run {run_id}", file=sys.stderr, flush=True)
 
+    def say(text: str) -> None:
+        print(text[:1].lower() + text[1:], file=sys.stderr, flush=True)
+
     async def serve() -> int:
-        async with app.engine(args.server, task_queue=args.task_queue) as engine:
-            if engine.embedded is not None:  # this machine's store owns this server's schedules
-                try:  # (re-registered, they carry input sealed with this user's key)
-                    await app.reconcile(engine)
-                except Exception as exc:
-                    log.warning("schedule reconciliation failed: %s", exc)
-                    print(f"could not check the schedules: {exc}", file=sys.stderr, flush=True)
-            print(f"worker on {engine.address}, task queue {engine.task_queue}; Ctrl+C stops it",
+        # The runtime re-registers this machine's cron schedules on the embedded server (its
+        # store owns them; re-registered, they carry input sealed with this user's key),
+        # records how runs left running ended, and serves the triggers with --triggers.
+        runtime = Runtime(app, server=args.server, task_queue=args.task_queue,
+                          triggers=args.triggers, on_message=say, on_trigger_run=started)
+        try:
+            if not await runtime.start():
+                raise RuntimeError(runtime.error)  # one sentence, exit 1, as before
+            engine = runtime.state
+            print(f"worker on {engine.address}, task queue "
+                  f"{args.task_queue or app.settings.task_queue}; Ctrl+C stops it",
                   file=sys.stderr, flush=True)
-            if not args.triggers:
-                await engine.wait_worker()
-                return EXIT_OK
-            host = app.trigger_host(engine, on_run=started)
-            await host.start()
-            try:
-                statuses = host.statuses()
+            if args.triggers:
+                statuses = runtime.trigger_statuses()
                 print(f"serving {len(statuses)} trigger(s); routines activated later are "
                       "picked up within seconds", file=sys.stderr, flush=True)
                 for status in statuses:
                     problem = f" — {status.error}" if status.error else ""
                     print(f"  {status.routine_id}: {status.type} {status.detail}{problem}",
                           file=sys.stderr, flush=True)
-                await engine.wait_worker()
-            finally:
-                await host.close()
+            await runtime.wait()
+        finally:
+            await runtime.close()
         return EXIT_OK
 
     return _run_async(serve(), stopped=EXIT_OK)
 
 
 def cmd_server(app: Kianax, args: argparse.Namespace) -> int:
-    from app.engine.devserver import EmbeddedServer
-
     async def serve() -> int:
-        server = EmbeddedServer(app.paths.engine)
-        info = await server.start()
-        if not server.owned:
-            print(f"the embedded server is already running at {info.address} "
-                  f"(pid {info.pid}); Web UI {info.ui_url}")
-            return EXIT_OK
-        print(f"Temporal dev server at {info.address}; Web UI {info.ui_url}; Ctrl+C stops it",
-              flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
+        await serve_embedded_server(app.paths, lambda text: print(text, flush=True))
         return EXIT_OK
 
     return _run_async(serve(), stopped=EXIT_OK)
@@ -502,7 +515,7 @@ def _credential(app: Kianax, args: argparse.Namespace) -> int:
 
 def cmd_activate(app: Kianax, args: argparse.Namespace) -> int:
     print(f"activated {_run_async(app.activate(args.id))}")
-    trigger = trigger_of(app.store.routine(args.id)[0])
+    trigger = trigger_of(app.stored(args.id)[0])
     if trigger.get("type") in LOCAL_TYPES:
         print("served while the Kianax app or `kianax worker --triggers` runs on this machine")
     if trigger.get("type") == "webhook":
@@ -518,17 +531,8 @@ def cmd_deactivate(app: Kianax, args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(app: Kianax, args: argparse.Namespace) -> int:
-    from app.engine import schedules
-
     async def act() -> int:
-        async with app.engine(worker=False) as engine:
-            if args.action == "pause":
-                await schedules.set_paused(engine.client, args.id, True)
-            elif args.action == "resume":
-                await schedules.set_paused(engine.client, args.id, False)
-            elif args.action == "trigger":
-                await schedules.trigger_now(engine.client, args.id)
-            view = await schedules.describe(engine.client, args.id)
+        view = await schedule_action(app, args.id, args.action)
         state = "paused" if view.paused else "active"
         zone = f" ({view.timezone})" if view.timezone else ""
         print(f"{view.routine_id}: cron {view.cron}{zone}, {state}, "
@@ -541,8 +545,6 @@ def cmd_schedule(app: Kianax, args: argparse.Namespace) -> int:
 
 
 def cmd_connection(app: Kianax, args: argparse.Namespace) -> int:
-    from app.engine.connection import ConnectionOptions, EngineUnavailable, test_connection
-
     settings = app.settings
     if args.action == "set":
         if args.embedded:
@@ -555,20 +557,12 @@ def cmd_connection(app: Kianax, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     async def check() -> int:
-        options = app.connection({"encrypt": False})  # reachability needs no payload key
-        if options is None:
-            async with app.engine(worker=False) as engine:
-                options = ConnectionOptions(engine.address)
-                print(await test_connection(options) + " (embedded server)")
-            return EXIT_OK
-        print(await test_connection(options))
-        return EXIT_OK
+        ok, report = await check_connection(app, settings)
+        print(report if ok else f"connection failed: {report}",
+              file=sys.stdout if ok else sys.stderr)
+        return EXIT_OK if ok else EXIT_FAILED
 
-    try:
-        return _run_async(check())
-    except EngineUnavailable as exc:
-        print(f"connection failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    return _run_async(check())
 
 
 def _describe_connection(settings: Any) -> str:
@@ -601,7 +595,7 @@ def cmd_store(paths: Paths, args: argparse.Namespace) -> int:
         print(f"in {paths.backups}; restore one with `kianax store restore [BACKUP]`")
         return EXIT_OK
     if args.action == "backup":
-        from app.store import Store
+        from app.runtime.admin import Store
 
         store = Store(paths.store)  # checks the file: a damaged store is never backed up
         try:
@@ -634,15 +628,10 @@ def cmd_store(paths: Paths, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
     "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
-    "list": cmd_list, "worker": cmd_worker, "server": cmd_server,
+    "list": cmd_list, "runs": cmd_runs, "worker": cmd_worker, "server": cmd_server,
     "self-test": cmd_self_test, "credential": cmd_credential, "connection": cmd_connection,
     "activate": cmd_activate, "deactivate": cmd_deactivate, "schedule": cmd_schedule,
 }
-
-
-from app import cli_runs  # noqa: E402  (it uses this module's helpers)
-
-COMMANDS.update(cli_runs.COMMANDS)
 
 
 def run() -> None:

@@ -47,6 +47,28 @@ def test_layering(path):
         assert not bad, f"app/routine must stay pure, imports {bad}"
 
 
+BELOW_RUNTIME = ("app.engine", "app.triggers", "app.store")
+
+
+@pytest.mark.parametrize("path", [*modules("app/ui"), ROOT / "app" / "cli.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_ui_and_cli_reach_the_engine_triggers_and_store_only_through_runtime_and_services(path):
+    """ui → runtime/services → engine, triggers, store: not even a typing-only import."""
+    names = imports_of(path)  # ast.walk: function-level and typing-only imports too
+    bad = sorted(n for n in names if any(uses({n}, below) for below in BELOW_RUNTIME))
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}; go through app.runtime or " \
+        "app.services"
+    if "/ui/" in path.as_posix():
+        assert ".store." not in path.read_text(), "reaches into the store past the services"
+
+
+@pytest.mark.parametrize("path", modules("app/runtime"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_runtime_is_qt_free(path):
+    names = imports_of(path)  # ast.walk: function-level and typing-only imports too
+    assert not any(uses(names, qt) for qt in ("PySide6", "qasync", "app.ui")), \
+        "the runtime must run headless"
+
+
 @pytest.mark.parametrize("module", ["interpreter.py", "approvals.py"])
 def test_workflow_module_imports_only_the_pure_model_and_core_manifests(module):
     names = imports_of(ROOT / "app" / "engine" / module)

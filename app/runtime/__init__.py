@@ -56,7 +56,9 @@ class Runtime:
         self.server = server
         self.task_queue = task_queue
         self.serve_triggers = triggers
-        self.reconcile_schedules = reconcile  # None: only on the embedded server's store
+        # True: this machine's store is the truth for the server's schedules (the desktop);
+        # None: only on the embedded server, which no other machine shares (`kianax worker`).
+        self.reconcile_schedules = reconcile
         self.on_state = on_state
         self.on_message = on_message
         self.on_trigger_run = on_trigger_run

@@ -19,8 +19,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app.paths import Paths
+from app.runtime.admin import StoreError, backup
 from app.services import Kianax
-from app.store import StoreError, backup
 from app.ui.icons import icon
 from app.ui.main_window import MainWindow
 from app.ui.theme import apply_theme

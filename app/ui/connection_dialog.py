@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.connection import ConnectionOptions, EngineUnavailable, test_connection
-from app.services import Kianax, UserError
+from app.runtime.admin import check_connection
+from app.services import Kianax
 from app.settings import Settings
 
 MODES = {
@@ -156,17 +156,8 @@ class ConnectionDialog(QDialog):
         self.test_button.setEnabled(False)
         self.result.setText("Testing…")
         try:
-            options = self.services.connection_for(  # reachability needs no payload key
-                dataclasses.replace(self.settings(), encrypt=False))
-            if options is None:
-                async with self.services.engine(worker=False) as engine:
-                    report = await test_connection(ConnectionOptions(engine.address)) + \
-                        " (embedded server)"
-            else:
-                report = await test_connection(options)
-            report = f"✔ {report}"
-        except (EngineUnavailable, UserError) as exc:
-            report = f"✖ {exc}"
+            ok, report = await check_connection(self.services, self.settings())
+            report = f"✔ {report}" if ok else f"✖ {report}"
         finally:
             self.test_button.setEnabled(True)
         self.result.setText(report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from app.store import RoutineSummary
+from app.runtime.admin import RoutineSummary
 
 ROLE_ID = Qt.ItemDataRole.UserRole
 

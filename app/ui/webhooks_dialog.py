@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.routine.document import trigger_of
+from app.runtime.admin import WebhookOptions, curl_example
 from app.services import Kianax
-from app.triggers import WebhookOptions, curl_example
 
 
 class WebhooksDialog(QDialog):

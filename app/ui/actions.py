@@ -1,0 +1,116 @@
+"""The main window's menus, toolbar and shortcuts, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QToolBar
+
+from app.ui.icons import icon
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+def action(window: MainWindow, text: str, slot: Any, shortcut: Any = None, menu: Any = None,
+           tip: str = "") -> QAction:
+    made = QAction(text, window)
+    if shortcut is not None:
+        keys = shortcut if isinstance(shortcut, list) else [shortcut]
+        made.setShortcuts([QKeySequence(k) for k in keys])
+    made.setStatusTip(tip)
+    made.triggered.connect(lambda _checked=False: slot())
+    if menu is not None:
+        menu.addAction(made)
+    return made
+
+
+def build_actions(w: MainWindow) -> None:
+    bar = w.menuBar()
+    file = bar.addMenu("&File")
+    w.new_action = action(w, "&New routine", w.new_routine, QKeySequence.StandardKey.New, file)
+    w.save_action = action(w, "&Save", w.save, QKeySequence.StandardKey.Save, file,
+                           "Save a new version (drafts with problems are kept)")
+    file.addSeparator()
+    action(w, "&Import…", w.import_file, "Ctrl+I", file)
+    action(w, "&Export…", w.export_file, "Ctrl+E", file)
+    file.addSeparator()
+    action(w, "Du&plicate routine", w.duplicate_routine, None, file)
+    action(w, "Re&name routine…", w.rename_routine, "F2", file)
+    action(w, "&Delete routine…", w.delete_routine, None, file)
+    file.addSeparator()
+    action(w, "&Quit", w.request_quit, QKeySequence.StandardKey.Quit, file)
+
+    edit = bar.addMenu("&Edit")
+    w.undo_action = w.editor.undo_stack.createUndoAction(w, "&Undo")
+    w.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+    w.redo_action = w.editor.undo_stack.createRedoAction(w, "&Redo")
+    w.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    edit.addAction(w.undo_action)
+    edit.addAction(w.redo_action)
+    edit.addSeparator()
+    action(w, "Cu&t", w.cut, QKeySequence.StandardKey.Cut, edit)
+    action(w, "&Copy", w.copy, QKeySequence.StandardKey.Copy, edit)
+    action(w, "&Paste", w.paste, QKeySequence.StandardKey.Paste, edit)
+    action(w, "D&uplicate", w.duplicate_nodes, "Ctrl+D", edit)
+    action(w, "&Delete", w.delete_selection, [QKeySequence.StandardKey.Delete, "Backspace"], edit)
+    action(w, "Select &all", lambda: [i.setSelected(True) for i in w.scene.nodes.values()],
+           QKeySequence.StandardKey.SelectAll, edit)
+
+    view = bar.addMenu("&View")
+    action(w, "&Fit to window", w.view.fit, "Ctrl+0", view)
+    action(w, "Add node…", lambda: w.view.quickAddRequested.emit(
+        w.view.mapToGlobal(w.view.viewport().rect().center()),
+        w.view.mapToScene(w.view.viewport().rect().center())), None, view)
+
+    settings = bar.addMenu("&Settings")
+    action(w, "&Connection…", w.show_connection, None, settings,
+           "Embedded engine, a Temporal server, or Temporal Cloud")
+    action(w, "C&redentials…", w.show_credentials, None, settings,
+           "Secrets kept in the OS keyring")
+    action(w, "&Webhooks…", w.show_webhooks, None, settings,
+           "Where the webhook listener runs, and how to call each webhook")
+
+    run = bar.addMenu("&Run")
+    w.run_action = action(w, "Run &Now", w.run_now, "F5", run,
+                          "Run the open routine on the engine with its test input")
+    w.run_action.setIcon(icon("run", "#2b8a3e"))
+    w.stop_action = action(w, "&Stop", w.stop_run, "Shift+F5", run,
+                           "Cancel the current run: nodes not yet run stay pending")
+    w.stop_action.setIcon(icon("stop", "#e03131"))
+    w.stop_action.setEnabled(False)
+    run.addAction(w.test_input_dock.toggleViewAction())
+    run.addSeparator()
+    w.active_action = QAction("Active", w)
+    w.active_action.setCheckable(True)
+    w.active_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+    w.active_action.setIcon(icon("schedule", "#1c7ed6"))
+    w.active_action.setStatusTip("Activate the saved routine's trigger (cron, webhook, "
+                                 "event or file), or deactivate it")
+    w.active_action.triggered.connect(
+        lambda checked: w.set_active(w.editor.routine.id, checked))
+    run.addAction(w.active_action)
+    for dock in w.findChildren(QDockWidget):
+        view.addAction(dock.toggleViewAction())
+
+    toolbar = QToolBar("Main")
+    toolbar.setObjectName("main-toolbar")
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for each in (w.new_action, w.save_action, w.undo_action, w.redo_action):
+        toolbar.addAction(each)
+    toolbar.addSeparator()
+    toolbar.addAction(w.run_action)
+    toolbar.addAction(w.stop_action)
+    toolbar.addAction(w.active_action)
+    w.addToolBar(toolbar)
+
+    for text, slot in (("Open", lambda: w.open_routine(w.library.current_id())),
+                       ("Duplicate", w.duplicate_routine),
+                       ("Rename…", w.rename_routine),
+                       ("Activate", lambda: w._library_set_active(True)),
+                       ("Deactivate", lambda: w._library_set_active(False)),
+                       ("Delete…", w.delete_routine),
+                       ("Export…", w.export_file)):
+        w.library.list.addAction(action(w, text, slot))

@@ -1,0 +1,170 @@
+"""The main window's side of the runtime: the engine line in the status bar, the tray fed
+with the overview, the settings dialogs that restart parts of it, and an ordered shutdown.
+
+The machinery itself (engine session, schedules, trigger host) is :class:`app.runtime.Runtime`;
+this mixin only shows what it reports and forwards what the user asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QDialog
+
+from app.routine import RoutineInvalid
+from app.runtime import READY, STARTING, UNAVAILABLE, EngineState, Runtime
+from app.services import ActiveView, UserError
+from app.ui.webhooks_dialog import WebhooksDialog
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QLabel
+
+    from app.services import Kianax
+    from app.ui.tray import Tray
+
+log = logging.getLogger(__name__)
+OVERVIEW_REFRESH_MS = 10_000
+
+
+class EngineStatus:
+    """Mixed into :class:`~app.ui.main_window.MainWindow`."""
+
+    services: Kianax
+    runtime: Runtime
+    tray: Tray
+    engine_label: QLabel
+    overview_timer: QTimer
+    active_views: list[ActiveView]
+    running: bool
+    _tasks: set[asyncio.Task[Any]]
+
+    def _make_runtime(self) -> Runtime:
+        # This machine's store is the truth for its schedules (not a headless worker's).
+        return Runtime(self.services, reconcile=True, on_state=self._engine_state,
+                       on_message=lambda text: self.statusBar().showMessage(text, 8000),
+                       on_trigger_run=self._trigger_started)
+
+    # What tests and dialogs look at
+
+    @property
+    def engine(self) -> Any:
+        return self.runtime.engine
+
+    @property
+    def triggers(self) -> Any:
+        return self.runtime.host
+
+    @property
+    def engine_error(self) -> str | None:
+        return self.runtime.error
+
+    def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _engine_state(self, state: EngineState) -> None:
+        if state.status == STARTING:
+            self.engine_label.setText("Engine: starting…")
+            self.engine_label.setToolTip("")
+        elif state.status == UNAVAILABLE:
+            self.engine_label.setText("Engine: unavailable")
+            self.engine_label.setToolTip(state.error or "")
+            self.statusBar().showMessage(f"The engine did not start: {state.error}")
+        elif state.status == READY:
+            link = f' — <a href="{state.ui_url}">Temporal Web UI</a>' if state.ui_url else ""
+            self.engine_label.setText(f"Engine: ready at {state.address}{link}")
+
+    async def start_engine(self) -> None:
+        if await self.runtime.start():
+            await self.refresh_overview()
+            self.overview_timer.start()
+
+    async def restart_triggers(self) -> None:
+        await self.runtime.restart_triggers()
+        await self.refresh_overview()
+
+    async def restart_engine(self) -> None:
+        """Switch engines: the old worker shuts down cleanly before the new one starts."""
+        while self.running:
+            await asyncio.sleep(0.1)
+        self.overview_timer.stop()
+        await self.runtime.close()
+        await self.start_engine()
+
+    async def shutdown(self) -> None:
+        """Stop the triggers, the worker, then the embedded server if it is ours."""
+        self.overview_timer.stop()
+        self.tray.hide()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:  # let them unwind (and close what they opened) while the loop still runs
+            await asyncio.wait(tasks, timeout=10)
+        await self.runtime.close()
+
+    def _trigger_started(self, routine_id: str, run_id: str) -> None:
+        self.statusBar().showMessage(f"{routine_id}: its trigger started run {run_id}", 6000)
+        self.spawn(self.refresh_overview())
+
+    async def refresh_overview(self) -> None:
+        """Feed the tray: next runs, last statuses, trigger problems."""
+        try:
+            self.active_views = await self.runtime.overview()
+        except Exception:
+            log.exception("reading the active routines' state failed")
+            return
+        self.tray.update(self.active_views, self.running)
+
+    async def _triggers_changed(self) -> None:
+        await self.runtime.triggers_changed()
+        await self.refresh_overview()
+
+    async def run_detached(self, routine_id: str) -> None:
+        """Run Now from the tray: start the stored routine, follow it in the background."""
+        try:
+            run_id, outcome = await self.runtime.launch(routine_id)
+        except (UserError, RoutineInvalid, KeyError, RuntimeError) as exc:
+            self.notify(f"Cannot run {routine_id}", str(exc))
+            return
+        self.statusBar().showMessage(f"Running {run_id}…", 6000)
+        await self.refresh_overview()
+        state = await outcome
+        await self.refresh_overview()
+        if state["status"] != "completed":
+            message = (state.get("error") or {}).get("message", state["status"])
+            self.notify(f"{routine_id} {state['status']}", message)
+
+    async def pause_all(self, paused: bool) -> None:
+        try:
+            await self.runtime.set_all_paused(paused)
+        except Exception as exc:
+            log.exception("pause all failed")
+            self.notify("Pause all" if paused else "Resume all", str(exc))
+        self.statusBar().showMessage("All triggers paused" if paused
+                                     else "All triggers resumed", 6000)
+        await self.refresh_overview()
+
+    def notify(self, title: str, message: str) -> None:
+        """Tell the user something happened in the background: from the tray when there is
+        one, else in the status bar."""
+        if not self.tray.notify(title, message):
+            self.statusBar().showMessage(f"{title}: {message}", 10000)
+
+    def show_webhooks(self) -> QDialog:
+        dialog = WebhooksDialog(self.services, self)  # type: ignore[arg-type]
+        dialog.saved.connect(lambda: self.spawn(self.restart_triggers()))
+        dialog.open()
+        return dialog
+
+    def show_connection(self) -> QDialog:
+        from app.ui.connection_dialog import ConnectionDialog  # loads Temporal's client
+
+        dialog = ConnectionDialog(self.services, self)  # type: ignore[arg-type]
+        dialog.saved.connect(lambda: self.spawn(self.restart_engine()))
+        dialog.open()
+        return dialog
