@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("routine", metavar="FILE|ID")
     run.add_argument("--input", metavar="JSON", help="trigger payload as JSON")
     run.add_argument("--json", action="store_true", help="print the run state as JSON")
+    run.add_argument("--detach", action="store_true",
+                     help="start the run, print its run id and exit; a worker executes it")
     server_option(run)
 
     validate = sub.add_parser("validate", help="check a routine file; list every problem")
@@ -95,10 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list stored routines")
     lst.add_argument("--json", action="store_true")
 
-    runs = sub.add_parser("runs", help="recent runs, newest first")
-    runs.add_argument("id", nargs="?")
-    runs.add_argument("--limit", type=int, default=20)
-    runs.add_argument("--json", action="store_true")
+    cli_runs.add_parsers(sub, server_option)  # runs, show, cancel, ..., rerun, stats
 
     worker = sub.add_parser("worker", help="run a headless worker until stopped")
     worker.add_argument("--task-queue", metavar="Q", help="default: kianax-<workspace>")
@@ -314,24 +313,6 @@ def cmd_list(app: Kianax, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_runs(app: Kianax, args: argparse.Namespace) -> int:
-    runs = app.runs(args.id, args.limit)
-    if args.json:
-        print(json.dumps([app.store.run_state(r.id) for r in runs], indent=2))
-        return EXIT_OK
-    if not runs:
-        print("no runs yet")
-        return EXIT_OK
-    rows = [("STARTED", "ROUTINE", "STATUS", "DURATION", "RUN")]
-    for r in runs:
-        duration = f"{(r.finished_at - r.started_at).total_seconds():.2f} s" \
-            if r.finished_at else "-"
-        rows.append((r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.routine_id, r.status,
-                     duration, r.id))
-    _print_table(rows)
-    return EXIT_OK
-
-
 def _print_table(rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -348,6 +329,8 @@ def cmd_run(app: Kianax, args: argparse.Namespace) -> int:
             raise UserError(f"--input is not valid JSON: {exc.msg} at column {exc.colno}") \
                 from None
     loaded = app.load(args.routine)
+    if args.detach:
+        return cli_runs.run_detached(app, loaded, trigger, args)
     progress = sys.stderr if args.json else sys.stdout
     state = _run_async(_run_and_report(app, loaded, trigger, args.server, progress))
     if isinstance(state, int):
@@ -628,10 +611,15 @@ def cmd_store(paths: Paths, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
     "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
-    "list": cmd_list, "runs": cmd_runs, "worker": cmd_worker, "server": cmd_server,
+    "list": cmd_list, "worker": cmd_worker, "server": cmd_server,
     "self-test": cmd_self_test, "credential": cmd_credential, "connection": cmd_connection,
     "activate": cmd_activate, "deactivate": cmd_deactivate, "schedule": cmd_schedule,
 }
+
+
+from app import cli_runs  # noqa: E402  (it uses this module's helpers)
+
+COMMANDS.update(cli_runs.COMMANDS)
 
 
 def run() -> None:

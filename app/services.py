@@ -26,6 +26,7 @@ from app.plugin_api.registry import PluginRegistry, discover
 from app.routine import FORMAT, Problem, Routine, RoutineInvalid, dump_routine
 from app.routine.document import decode, trigger_of
 from app.routine.validation import validate_document
+from app.run_history import RunHistory
 from app.settings import Settings
 from app.store import NotFound, Store
 from app.store.repository import CredentialInfo
@@ -123,6 +124,7 @@ class Kianax:
         self.store = Store(self.paths.store, backups=self.paths.backups)  # checked, backed up
         self.plugins: PluginRegistry = discover(self.paths.plugins)
         self.credentials = Credentials(self.store, vault or Vault())
+        self.history = RunHistory(self)  # runs: recorded, synced with Temporal, controlled
 
     def close(self) -> None:
         self.store.close()
@@ -281,28 +283,61 @@ class Kianax:
 
     async def run(self, loaded: LoadedRoutine, trigger: Any = None, server: str | None = None,
                   on_event: Callable[[dict[str, Any]], None] | None = None,
-                  on_started: Callable[[Started], None] | None = None) -> dict[str, Any]:
+                  on_started: Callable[[Started], None] | None = None,
+                  source: str = "cli") -> dict[str, Any]:
         """Validate, run once on a new engine session, record the run, return its state."""
         self.validated(loaded)
         async with self.engine(server) as engine:
-            return await self.run_in(engine, loaded, trigger, on_event, on_started)
+            return await self.run_in(engine, loaded, trigger, on_event, on_started,
+                                     source=source)
+
+    async def start_in(self, engine: EngineSession, loaded: LoadedRoutine, trigger: Any = None,
+                       source: str = "cli", rerun_of: str | None = None,
+                       reuse: dict[str, Any] | None = None) -> str:
+        """Validate and start a run without waiting (``--detach``): a worker executes it.
+        Recorded as running; its end is recorded by the next sync of the run history."""
+        routine = self.validated(loaded)
+        handle = await engine.start(dump_routine(routine), trigger, loaded.version,
+                                    **_run_options(source, rerun_of, reuse))
+        self.store.record_run_started(handle.id, routine.id, loaded.version, trigger,
+                                      source=source, rerun_of=rerun_of)
+        return str(handle.id)
+
+    def engine_reachable_now(self, server: str | None = None) -> bool:
+        """Whether the engine can be asked without starting anything: a configured server,
+        or this user's embedded server already running."""
+        if server or self.settings.server or self.settings.profile:
+            return True
+        from app.engine.devserver import EmbeddedServer
+
+        # the check `EmbeddedServer.start` makes before reusing a server (state file, pid)
+        return EmbeddedServer(self.paths.engine, ui=False)._running_server() is not None
+
+    async def sync_runs(self, engine: EngineSession) -> Any:
+        """Bring the run history in line with Temporal (see app.run_history): call when an
+        engine session opens, and every minute in a long-running process."""
+        return await self.history.sync(engine)
 
     async def run_in(self, engine: EngineSession, loaded: LoadedRoutine, trigger: Any = None,
                      on_event: Callable[[dict[str, Any]], None] | None = None,
-                     on_started: Callable[[Started], None] | None = None) -> dict[str, Any]:
-        """Validate and run once on an open engine session; the run is recorded in the store."""
+                     on_started: Callable[[Started], None] | None = None,
+                     source: str = "cli", rerun_of: str | None = None,
+                     reuse: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate and run once on an open engine session; the run is recorded in the store
+        with its ``source`` (manual: the desktop's Run Now, cli, rerun, ...)."""
         routine = self.validated(loaded)
         run_ids: list[str] = []
 
         def started(info: Started) -> None:
             run_ids.append(info.run_id)
-            self.store.record_run_started(info.run_id, routine.id, loaded.version, trigger)
+            self.store.record_run_started(info.run_id, routine.id, loaded.version, trigger,
+                                          source=source, rerun_of=rerun_of)
             if on_started is not None:
                 on_started(info)
 
         try:
             state = await engine.run(dump_routine(routine), trigger, loaded.version, on_event,
-                                     started)
+                                     started, **_run_options(source, rerun_of, reuse))
         except asyncio.CancelledError:
             # Ctrl+C or a quit: the engine asked Temporal to cancel the run; record how it
             # ended so the store never says "running" for a run that is over.
@@ -541,8 +576,11 @@ class TriggerRuns:
 
     async def launch(self, routine: ActiveRoutine,
                      payload: Any) -> tuple[str, asyncio.Future[dict[str, Any]]]:
-        run_id, outcome = await self.engine.launch(routine.document, payload, routine.version)
-        self.store.record_run_started(run_id, routine.id, routine.version, payload)
+        source = str(trigger_of(routine.document).get("type") or "manual")
+        run_id, outcome = await self.engine.launch(routine.document, payload, routine.version,
+                                                   source=source)
+        self.store.record_run_started(run_id, routine.id, routine.version, payload,
+                                      source=source)
         if self.on_run is not None:
             self.on_run(routine.id, run_id)
         return run_id, self._follow(outcome, routine.version)
@@ -574,6 +612,15 @@ class TriggerRuns:
             return {}
         self.store.record_run_state(state, version)
         return state
+
+
+def _run_options(source: str, rerun_of: str | None,
+                 reuse: dict[str, Any] | None) -> dict[str, Any]:
+    """start_run's keyword arguments for who started a run and what it reuses."""
+    options: dict[str, Any] = {"source": source, "rerun_of": rerun_of}
+    if reuse:
+        options["reuse"] = reuse
+    return options
 
 
 def _is_loopback(address: str) -> bool:
