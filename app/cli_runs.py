@@ -246,6 +246,7 @@ def report(state: dict[str, Any], as_json: bool, progress: Any) -> int:
 def run_detached(app: Kianax, loaded: LoadedRoutine, trigger: Any,
                  args: argparse.Namespace) -> int:
     """``kianax run --detach``: start, print the run id on stdout, exit 0."""
+    app.validated(loaded)  # an invalid routine exits 2 before any engine is opened
 
     async def start() -> str:
         async with app.engine(args.server, worker=False) as engine:

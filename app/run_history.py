@@ -106,11 +106,28 @@ class RunHistory:
                 continue
             self.store.record_run_state(state)
             changed.append(run_id)
+        live = [item.run_id for item in listed if item.status == "running"][:STATE_FETCHES]
+        if live:  # running, waiting or paused: only the run itself can tell
+            states = await asyncio.gather(*(self._live_state(engine, rid) for rid in live))
+            for state in states:
+                if state is not None:
+                    self.store.record_run_state(state)
         finished = [rid for rid in changed
                     if self.store.run_state(rid)["status"] in FINISHED]
         for run_id in finished[:STATE_FETCHES]:
             await self._fill_in(engine, run_id)
         return Synced(len(set(changed)), lost)
+
+    async def _live_state(self, engine: EngineSession, run_id: str) -> dict[str, Any] | None:
+        from app.engine import control
+
+        assert engine.client is not None
+        try:
+            state = await asyncio.wait_for(control.current_state(engine.client, run_id),
+                                           STATE_WAIT_S)
+        except Exception:  # no worker answers now: the store keeps what it knows
+            return None
+        return state if state.get("nodes") and state.get("routine_id") else None
 
     async def _fill_in(self, engine: EngineSession, run_id: str) -> None:
         """The full state (nodes, result) of a run the store knows only from visibility."""

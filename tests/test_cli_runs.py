@@ -17,7 +17,7 @@ import pytest
 from app.paths import Paths
 from app.settings import Settings
 from tests.helpers import node, routine, transform
-from tests.test_cli import kianax, write
+from tests.test_cli import SAMPLES, kianax, write
 from tests.test_cron import cron_routine, temporal_cli
 
 
@@ -188,3 +188,55 @@ def test_sigkill_of_kianax_run_leaves_the_run_to_the_next_worker_and_runs(home, 
         stop(worker)
     assert found[0]["run_id"] == run_id
     assert found[0]["nodes"]["after"]["output"] == "done"
+
+
+def test_pause_resume_approve_and_runs_status_waiting(home, tmp_path):
+    doc = routine([node("ok", "core.approval", prompt="Ship {{ trigger.what }}?"),
+                   transform("shipped", "yes")], [("ok", "approved", "shipped")], rid="gate")
+    run_id = kianax("run", str(write(tmp_path / "g.json", doc)), "--input", '{"what": "it"}',
+                    "--detach", home=home).stdout.strip()
+    worker = start_worker(home)
+    try:
+        waiting = wait_for(home, lambda rs: bool(rs), "--status", "waiting")
+        assert [r["run_id"] for r in waiting] == [run_id]
+        assert waiting[0]["nodes"]["ok"]["status"] == "waiting"
+        assert "waiting" in kianax("show", run_id, home=home).stdout
+
+        paused = kianax("pause", run_id, home=home)
+        assert paused.returncode == 0, paused.stderr
+        assert kianax("resume", run_id, home=home).returncode == 0
+        approved = kianax("approve", run_id, "--comment", "go", home=home)
+        assert approved.returncode == 0, approved.stderr
+        assert "ok" in approved.stdout
+        again = kianax("approve", run_id, home=home)  # waits for nobody now
+        assert again.returncode == 2 and again.stderr.startswith("error: ")
+        done = wait_for(home, lambda rs: rs[0]["status"] == "completed")
+    finally:
+        stop(worker)
+    state = done[0]
+    assert state["nodes"]["ok"]["output"]["approved"] is True
+    assert state["nodes"]["ok"]["output"]["comment"] == "go"
+    assert state["nodes"]["shipped"]["output"] == "yes"
+
+
+def test_rerun_from_a_node_reuses_the_upstream_outputs(home, tmp_path, http_server):
+    http_server.routes["/quote"] = lambda n, q: (200, {"price": 90})
+    doc = json.loads((SAMPLES / "stock-alert.json").read_text())
+    doc["nodes"][0]["config"]["url"] = f"{http_server.url}/quote?s={{{{ trigger.symbol }}}}"
+    kianax("import", str(write(tmp_path / "s.json", doc)), home=home)
+    first = json.loads(kianax("run", "stock-alert", "--input", '{"symbol": "ACME"}', "--json",
+                              home=home).stdout)
+    assert http_server.calls["/quote"] == 1
+
+    again = kianax("rerun", first["run_id"], "--from", "check", "--json", home=home)
+
+    assert again.returncode == 0, again.stderr
+    state = json.loads(again.stdout)
+    assert http_server.calls["/quote"] == 1  # fetch was reused, not called again
+    assert state["nodes"]["fetch"]["reused"] is True
+    assert state["result"] == first["result"]
+    shown = json.loads(kianax("show", state["run_id"], "--json", home=home).stdout)
+    assert (shown["source"], shown["rerun_of"]) == ("rerun", first["run_id"])
+    assert kianax("rerun", first["run_id"], "--from", "ghost", home=home).returncode == 2
+    assert kianax("rerun", first["run_id"], home=home).returncode == 0
+    assert http_server.calls["/quote"] == 2  # without --from everything runs again

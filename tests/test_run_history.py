@@ -42,7 +42,8 @@ def state(run_id: str, status: str = "completed", **extra) -> dict:
             "nodes": {"a": {"status": status, "attempts": 1,
                             "started_at": "2026-01-01T10:00:00Z",
                             "finished_at": "2026-01-01T10:00:00.040Z", "output": 1,
-                            "error": None, "input": {"in": 1}}},
+                            "error": None, "input": {"in": 1}, "ports": ["out"],
+                            "reused": False}},
             "result": 1, "error": None, **extra}
 
 
@@ -65,7 +66,7 @@ def test_a_store_made_by_the_old_schema_is_migrated_in_place_and_keeps_its_runs(
         node_columns = {r[1] for r in conn.execute("PRAGMA table_info(run_nodes)")}
         indexes = {r[1] for r in conn.execute("PRAGMA index_list(runs)")}
     assert {"source", "rerun_of"} <= columns
-    assert {"input", "duration_s"} <= node_columns
+    assert {"input", "duration_s", "ports", "reused", "prompt"} <= node_columns
     assert {"ix_runs_started", "ix_runs_status_started"} <= indexes
     reopened = Store(path)  # a second opening finds nothing to add
     assert [r.source for r in reopened.runs("r")] == ["cron", None]
@@ -81,6 +82,7 @@ def test_source_rerun_of_input_and_durations_are_kept(tmp_path):
     assert (got["source"], got["rerun_of"], got["version"], got["trigger"]) == \
         ("rerun", "r0", 3, {"t": 1})
     assert got["nodes"]["a"]["input"] == {"in": 1}
+    assert (got["nodes"]["a"]["ports"], got["nodes"]["a"]["reused"]) == (["out"], False)
     assert got["nodes"]["a"]["duration_s"] == 0.04  # 40 ms, not "0.00"
     assert got["duration_s"] == 0.04
     assert store.runs()[0].duration_s == 0.04

@@ -44,7 +44,8 @@ def test_runs_keep_per_node_state_and_survive_routine_deletion(tmp_path):
     store.record_run_state(state, 1)
     store.delete_routine("r")
 
-    node = {**state["nodes"]["a"], "input": None, "duration_s": 1.0}
+    node = {**state["nodes"]["a"], "input": None, "duration_s": 1.0, "ports": None,
+            "reused": False}
     assert store.run_state("run-1") == {**state, "nodes": {"a": node}, "version": 1,
                                         "trigger": {"a": 1}, "source": None, "rerun_of": None,
                                         "duration_s": 2.0}

@@ -77,6 +77,9 @@ class RunNodeRow(Base):
     error: Mapped[Any] = mapped_column(nullable=True)
     input: Mapped[Any] = mapped_column(nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ports: Mapped[Any] = mapped_column(nullable=True)  # the ports it emitted on (rerun --from)
+    reused: Mapped[bool | None] = mapped_column(nullable=True)
+    prompt: Mapped[str | None] = mapped_column(nullable=True)  # a waiting approval's question
     run: Mapped[RunRow] = relationship(back_populates="nodes")
 
 

@@ -139,8 +139,9 @@ class RunHistory:
                 node_row.finished_at = parse_time(node.get("finished_at"))
                 node_row.output = node.get("output")
                 node_row.error = node.get("error")
-                if "input" in node:
-                    node_row.input = node["input"]
+                for key in ("input", "ports", "reused", "prompt"):
+                    if key in node:
+                        setattr(node_row, key, node[key])
                 duration = node.get("duration_s")
                 node_row.duration_s = duration if duration is not None else \
                     _seconds(node_row.started_at, node_row.finished_at)
@@ -172,9 +173,9 @@ class RunHistory:
                                  source=_attr(item, "source"),
                                  rerun_of=_attr(item, "rerun_of"))
                     session.add(row)
-                elif row.status == status and row.finished_at == \
-                        parse_time(_attr(item, "finished_at")):
-                    continue
+                elif status == "running" or (row.status == status and row.finished_at ==
+                                              parse_time(_attr(item, "finished_at"))):
+                    continue  # visibility says only "running": waiting/paused are kept
                 row.status = status
                 row.started_at = parse_time(_attr(item, "started_at")) or row.started_at
                 row.finished_at = parse_time(_attr(item, "finished_at"))
@@ -246,7 +247,9 @@ class RunHistory:
                                       "started_at": iso(n.started_at),
                                       "finished_at": iso(n.finished_at),
                                       "output": n.output, "error": n.error,
-                                      "input": n.input, "duration_s": n.duration_s}
+                                      "input": n.input, "duration_s": n.duration_s,
+                                      "ports": n.ports, "reused": bool(n.reused),
+                                      **({"prompt": n.prompt} if n.prompt else {})}
                           for n in row.nodes},
                 "result": row.result, "error": row.error,
                 "version": row.version, "trigger": row.trigger, "source": row.source,
