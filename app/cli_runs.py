@@ -165,6 +165,10 @@ def cmd_show(app: Kianax, args: argparse.Namespace) -> int:
                   ("pending", "skipped") else "-", _error_text(node.get("error")))
                  for node_id, node in state["nodes"].items()]
         _print_table(rows)
+        for node_id, node in state["nodes"].items():
+            if node["status"] == "waiting" and node.get("prompt"):
+                print(f"\n{node_id} waits for a person: {node['prompt']}\n"
+                      f"  kianax approve {state['run_id']} --node {node_id}   (or reject)")
     return EXIT_OK
 
 

@@ -92,8 +92,8 @@ class RunHistory:
             if run_id in seen:
                 continue
             try:
-                state = await asyncio.wait_for(control.current_state(engine.client, run_id),
-                                               STATE_WAIT_S * 2)
+                state = await asyncio.wait_for(
+                    control.current_state(engine.client, run_id, STATE_WAIT_S), STATE_WAIT_S * 2)
             except control.RunControlError as exc:
                 if "no run ID" in str(exc):  # the server forgot it (reset, retention)
                     self.store.end_unknown_run(
@@ -123,8 +123,8 @@ class RunHistory:
 
         assert engine.client is not None
         try:
-            state = await asyncio.wait_for(control.current_state(engine.client, run_id),
-                                           STATE_WAIT_S)
+            state = await asyncio.wait_for(
+                control.current_state(engine.client, run_id, STATE_WAIT_S), STATE_WAIT_S)
         except Exception:  # no worker answers now: the store keeps what it knows
             return None
         return state if state.get("nodes") and state.get("routine_id") else None
@@ -135,8 +135,8 @@ class RunHistory:
 
         assert engine.client is not None
         try:
-            state = await asyncio.wait_for(control.current_state(engine.client, run_id),
-                                           STATE_WAIT_S)
+            state = await asyncio.wait_for(
+                control.current_state(engine.client, run_id, STATE_WAIT_S), STATE_WAIT_S)
         except Exception as exc:  # no worker answers for the run: visibility's data stays
             log.info("the per-node state of run %s is not available now: %s", run_id, exc)
             return

@@ -200,7 +200,8 @@ def test_pause_resume_approve_and_runs_status_waiting(home, tmp_path):
         waiting = wait_for(home, lambda rs: bool(rs), "--status", "waiting")
         assert [r["run_id"] for r in waiting] == [run_id]
         assert waiting[0]["nodes"]["ok"]["status"] == "waiting"
-        assert "waiting" in kianax("show", run_id, home=home).stdout
+        shown = kianax("show", run_id, home=home).stdout
+        assert "waiting" in shown and "Ship it?" in shown and "kianax approve" in shown
 
         paused = kianax("pause", run_id, home=home)
         assert paused.returncode == 0, paused.stderr
