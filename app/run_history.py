@@ -229,6 +229,10 @@ class RunHistory:
         recorded = self.state(run_id)
         if recorded["status"] in ("running", "paused", "waiting") and engine.client is not None:
             recorded = await self.refresh(engine, run_id)
+        if recorded.get("version") is None:
+            raise UserError(f"run {run_id} ran a routine file, not a stored version, so it "
+                            "cannot be re-run as it was; run the file again with `kianax run "
+                            "FILE`, or import it first")
         try:
             document, version = self.store.routine(recorded["routine_id"], recorded["version"])
         except NotFound as exc:

@@ -134,6 +134,9 @@ def test_rerun_repeats_the_same_version_and_input(home, tmp_path):
     assert (recorded["source"], recorded["rerun_of"], recorded["version"]) == \
         ("rerun", first["run_id"], 1)
     assert kianax("rerun", "nope", home=home).returncode == 2
+    from_file = json.loads(kianax("run", str(path), "--json", home=home).stdout)["run_id"]
+    refused = kianax("rerun", from_file, home=home)
+    assert refused.returncode == 2 and "routine file" in refused.stderr
 
 
 def test_a_scheduled_run_executed_by_a_plain_worker_shows_with_source_cron(home, tmp_path):
