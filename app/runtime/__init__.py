@@ -218,7 +218,8 @@ class Runtime:
                   on_event: Callable[[dict[str, Any]], None] | None = None,
                   on_started: Callable[[Started], None] | None = None) -> dict[str, Any]:
         """Run once and follow it (Run Now); the run is recorded in the store."""
-        return await self.services.run_in(self._engine(), loaded, trigger, on_event, on_started)
+        return await self.services.run_in(self._engine(), loaded, trigger, on_event, on_started,
+                                          source="manual")
 
     async def launch(self, routine_id: str, trigger: Any = None,
                      ) -> tuple[str, asyncio.Future[dict[str, Any]]]:
