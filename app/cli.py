@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import getpass
 import json
 import logging
@@ -28,16 +27,7 @@ from app.paths import Paths, default_paths, private_umask
 from app.resources import sample
 from app.routine import RoutineInvalid
 from app.routine.document import trigger_of
-from app.runtime import Runtime
-from app.runtime.admin import (
-    LOCAL_TYPES,
-    StoreError,
-    backup,
-    check_connection,
-    curl_example,
-    schedule_action,
-    serve_embedded_server,
-)
+from app.runtime.admin import LOCAL_TYPES, StoreError, backup, curl_example
 from app.services import Kianax, LoadedRoutine, UserError
 from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
 from app.vault import validate as validate_credential
@@ -99,40 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_runs.add_parsers(sub, server_option)  # runs, show, cancel, ..., rerun, stats
 
-    worker = sub.add_parser("worker", help="run a headless worker until stopped")
-    worker.add_argument("--task-queue", metavar="Q", help="default: kianax-<workspace>")
-    worker.add_argument("--triggers", action="store_true",
-                        help="also serve the webhook, event and file triggers of this "
-                        "machine's active routines")
-    worker.add_argument("--webhook-host", metavar="HOST",
-                        help="address of the webhook listener (default 127.0.0.1)")
-    worker.add_argument("--webhook-port", type=int, metavar="PORT",
-                        help="port of the webhook listener (default 8765)")
-    server_option(worker)
-
-    sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
+    cli_engine.add_parsers(sub, server_option)  # worker, server, schedule, connection
 
     for name, text in (("activate", "register the routine's trigger (cron: a Temporal "
                         "Schedule)"), ("deactivate", "remove the routine's trigger")):
         command = sub.add_parser(name, help=text)
         command.add_argument("id")
         server_option(command)
-    schedule = sub.add_parser("schedule", help="an active cron routine's schedule")
-    schedule.add_argument("action", choices=["show", "pause", "resume", "trigger"])
-    schedule.add_argument("id")
-    server_option(schedule)
-
-    conn = sub.add_parser("connection", help="show, save or test how Kianax reaches Temporal")
-    conn_sub = conn.add_subparsers(dest="action", metavar="ACTION", required=True)
-    conn_sub.add_parser("show", help="the saved connection (no secrets)")
-    conn_set = conn_sub.add_parser("set", help="save the connection given by the flags")
-    conn_set.add_argument("--embedded", action="store_true",
-                          help="go back to the embedded server")
-    server_option(conn_set)
-    conn_test = conn_sub.add_parser("test", help="connect and check the namespace; exit 0/1 "
-                                    "with the precise cause")
-    server_option(conn_test)
-
     cred = sub.add_parser("credential", help="named credentials (secrets in the OS keyring)")
     cred_sub = cred.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = cred_sub.add_parser("add", help="create or replace; the secret is read from stdin "
@@ -388,50 +351,6 @@ def _print_outcome(state: dict[str, Any], out: TextIO) -> None:
         print(f"{state['status']} after {took}: {message}", file=out)
 
 
-def cmd_worker(app: Kianax, args: argparse.Namespace) -> int:
-    def started(routine_id: str, run_id: str) -> None:
-        print(f"{routine_id}: trigger started run {run_id}", file=sys.stderr, flush=True)
-
-    def say(text: str) -> None:
-        print(text[:1].lower() + text[1:], file=sys.stderr, flush=True)
-
-    async def serve() -> int:
-        # The runtime re-registers this machine's cron schedules on the embedded server (its
-        # store owns them; re-registered, they carry input sealed with this user's key),
-        # records how runs left running ended, and serves the triggers with --triggers.
-        runtime = Runtime(app, server=args.server, task_queue=args.task_queue,
-                          triggers=args.triggers, on_message=say, on_trigger_run=started)
-        try:
-            if not await runtime.start():
-                raise RuntimeError(runtime.error)  # one sentence, exit 1, as before
-            engine = runtime.state
-            print(f"worker on {engine.address}, task queue "
-                  f"{args.task_queue or app.settings.task_queue}; Ctrl+C stops it",
-                  file=sys.stderr, flush=True)
-            if args.triggers:
-                statuses = runtime.trigger_statuses()
-                print(f"serving {len(statuses)} trigger(s); routines activated later are "
-                      "picked up within seconds", file=sys.stderr, flush=True)
-                for status in statuses:
-                    problem = f" — {status.error}" if status.error else ""
-                    print(f"  {status.routine_id}: {status.type} {status.detail}{problem}",
-                          file=sys.stderr, flush=True)
-            await runtime.wait()
-        finally:
-            await runtime.close()
-        return EXIT_OK
-
-    return _run_async(serve(), stopped=EXIT_OK)
-
-
-def cmd_server(app: Kianax, args: argparse.Namespace) -> int:
-    async def serve() -> int:
-        await serve_embedded_server(app.paths, lambda text: print(text, flush=True))
-        return EXIT_OK
-
-    return _run_async(serve(), stopped=EXIT_OK)
-
-
 def cmd_self_test(app: Kianax, args: argparse.Namespace) -> int:
     loaded = LoadedRoutine(app.read_file(sample(SELF_TEST_SAMPLE)), None, SELF_TEST_SAMPLE)
     started = time.monotonic()
@@ -513,57 +432,6 @@ def cmd_deactivate(app: Kianax, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_schedule(app: Kianax, args: argparse.Namespace) -> int:
-    async def act() -> int:
-        view = await schedule_action(app, args.id, args.action)
-        state = "paused" if view.paused else "active"
-        zone = f" ({view.timezone})" if view.timezone else ""
-        print(f"{view.routine_id}: cron {view.cron}{zone}, {state}, "
-              f"{view.recent_runs} recent run(s)")
-        for moment in view.next_runs[:3]:
-            print(f"  next: {moment.isoformat()}")
-        return EXIT_OK
-
-    return _run_async(act())
-
-
-def cmd_connection(app: Kianax, args: argparse.Namespace) -> int:
-    settings = app.settings
-    if args.action == "set":
-        if args.embedded:
-            settings = dataclasses.replace(settings, server=None, profile=None)
-        settings.save(app.paths.settings)
-        print(f"saved: {_describe_connection(settings)}")
-        return EXIT_OK
-    if args.action == "show":
-        print(_describe_connection(settings))
-        return EXIT_OK
-
-    async def check() -> int:
-        ok, report = await check_connection(app, settings)
-        print(report if ok else f"connection failed: {report}",
-              file=sys.stdout if ok else sys.stderr)
-        return EXIT_OK if ok else EXIT_FAILED
-
-    return _run_async(check())
-
-
-def _describe_connection(settings: Any) -> str:
-    if settings.server is None and settings.profile is None:
-        return "embedded Temporal dev server (started on demand)"
-    parts = [f"profile {settings.profile}" if settings.profile else settings.server,
-             f"namespace {settings.namespace}"]
-    if settings.mtls_credential:
-        parts.append(f"mTLS with credential {settings.mtls_credential}")
-    elif settings.tls or settings.tls_ca_file:
-        parts.append("TLS")
-    if settings.api_key_credential:
-        parts.append(f"API key from credential {settings.api_key_credential}")
-    if settings.encrypt is not None:
-        parts.append(f"payload encryption {'on' if settings.encrypt else 'off'}")
-    return ", ".join(str(p) for p in parts)
-
-
 def cmd_store(paths: Paths, args: argparse.Namespace) -> int:
     """Backups of the store; these work when the store itself cannot be opened."""
     if args.action == "backups":
@@ -611,15 +479,15 @@ def cmd_store(paths: Paths, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
     "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
-    "list": cmd_list, "worker": cmd_worker, "server": cmd_server,
-    "self-test": cmd_self_test, "credential": cmd_credential, "connection": cmd_connection,
-    "activate": cmd_activate, "deactivate": cmd_deactivate, "schedule": cmd_schedule,
+    "list": cmd_list, "self-test": cmd_self_test, "credential": cmd_credential,
+    "activate": cmd_activate, "deactivate": cmd_deactivate,
 }
 
 
-from app import cli_runs  # noqa: E402  (it uses this module's helpers)
+from app import cli_engine, cli_runs  # noqa: E402  (they use this module's helpers)
 
 COMMANDS.update(cli_runs.COMMANDS)
+COMMANDS.update(cli_engine.COMMANDS)
 
 
 def run() -> None:

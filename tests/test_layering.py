@@ -50,7 +50,8 @@ def test_layering(path):
 BELOW_RUNTIME = ("app.engine", "app.triggers", "app.store")
 
 
-@pytest.mark.parametrize("path", [*modules("app/ui"), ROOT / "app" / "cli.py"],
+@pytest.mark.parametrize("path", [*modules("app/ui"), ROOT / "app" / "cli.py",
+                                  ROOT / "app" / "cli_engine.py"],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_ui_and_cli_reach_the_engine_triggers_and_store_only_through_runtime_and_services(path):
     """ui → runtime/services → engine, triggers, store: not even a typing-only import."""
