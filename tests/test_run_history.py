@@ -183,3 +183,14 @@ def test_stats_over_a_known_mix(tmp_path):
     assert stats["b"].p50_s == 0.04 and stats["b"].success_rate == 1.0
     assert [s.id for s in store.stats("b", days=30, until=now)] == ["b"]
     assert store.stats(days=30, until=now - timedelta(days=100)) == []
+
+
+def test_a_stored_run_lists_its_nodes_in_the_documents_order(tmp_path):
+    store = Store(tmp_path / "k.db")
+    store.save_routine({"format": "kianax/routine@1", "id": "r", "name": "r",
+                        "nodes": [{"id": "wait"}, {"id": "after"}], "connections": []})
+    sorted_keys = state("x")  # as Temporal hands it over: keys sorted
+    sorted_keys["nodes"] = {"after": dict(sorted_keys["nodes"]["a"]),
+                            "wait": dict(sorted_keys["nodes"]["a"])}
+    store.record_run_state(sorted_keys, 1)
+    assert list(store.run_state("x")["nodes"]) == ["wait", "after"]

@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.store.common import NotFound, iso, now, parse_time
-from app.store.models import RunNodeRow, RunRow
+from app.store.models import RoutineVersionRow, RunNodeRow, RunRow
 
 # A run in one of these may still change; the store reconciles them with Temporal.
 UNFINISHED = ("running", "paused", "waiting")
@@ -240,6 +240,7 @@ class RunHistory:
             row = session.get(RunRow, run_id)
             if row is None:
                 raise NotFound(f"no run with id {run_id!r}; see `kianax runs`")
+            nodes = _in_document_order(session, row)
             return {
                 "run_id": row.id, "routine_id": row.routine_id, "status": row.status,
                 "started_at": iso(row.started_at), "finished_at": iso(row.finished_at),
@@ -250,7 +251,7 @@ class RunHistory:
                                       "input": n.input, "duration_s": n.duration_s,
                                       "ports": n.ports, "reused": bool(n.reused),
                                       **({"prompt": n.prompt} if n.prompt else {})}
-                          for n in row.nodes},
+                          for n in nodes},
                 "result": row.result, "error": row.error,
                 "version": row.version, "trigger": row.trigger, "source": row.source,
                 "rerun_of": row.rerun_of,
@@ -300,6 +301,19 @@ class RunHistory:
                 round((completed or 0) / finished, 4) if finished else None,
                 percentile(ordered, 0.5), percentile(ordered, 0.95), failures.get(rid, [])))
         return result
+
+
+def _in_document_order(session: Session, row: RunRow) -> list[RunNodeRow]:
+    """The run's nodes in the order of its routine version's document (Temporal hands
+    states over with their keys sorted); recorded order when the version is not stored."""
+    if row.version is None:
+        return list(row.nodes)
+    saved = session.get(RoutineVersionRow, (row.routine_id, row.version))
+    if saved is None:
+        return list(row.nodes)
+    order = {n.get("id"): i for i, n in enumerate(saved.document.get("nodes") or [])
+             if isinstance(n, dict)}
+    return sorted(row.nodes, key=lambda n: (order.get(n.node_id, len(order)), n.position))
 
 
 def _message(error: Any) -> str | None:
