@@ -200,4 +200,20 @@ async def test_an_activity_output_over_the_payload_limit_fails_its_node_at_once(
 
     assert state["status"] == "failed"
     assert state["nodes"]["big"]["attempts"] == 1
-    assert "test.huge returned 3.0 MB" in state["error"]["message"]
+    assert "test.huge returned more than the 1.5 MB" in state["error"]["message"]
+
+
+async def test_a_ladder_of_merges_sharing_outputs_ends_quickly_with_a_size_error(runner):
+    # Each node's input holds the two previous outputs, so the last one *references* 2**45
+    # copies of the trigger: tiny in memory, exabytes as text. Measuring it must stop early.
+    count = 45
+    nodes = [transform(f"n{i}", "{{ input }}") for i in range(count)]
+    connections = [(f"n{i - 1}", f"n{i}") for i in range(1, count)]
+    connections += [(f"n{i - 2}", f"n{i}") for i in range(2, count)]
+    doc = routine(nodes, connections)
+
+    state, took = await run_quickly(runner, doc, "x")
+
+    assert state["status"] == "failed"
+    assert "larger than the 1.5 MB a run can return" in state["error"]["message"]
+    assert took < 10

@@ -92,10 +92,9 @@ class NodeActivities:
         finally:
             beating.cancel()
         output = redact(output, ctx.secrets)
-        size = json_size(output)
-        if size > MAX_PAYLOAD_BYTES:  # Temporal would refuse it and retry the task forever
+        if json_size(output, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES:  # Temporal would refuse it
             raise ApplicationError(
-                f"{plugin.id} returned {describe_size(size)}, more than the "
-                f"{describe_size(MAX_PAYLOAD_BYTES)} a node output can be",
+                f"{plugin.id} returned more than the {describe_size(MAX_PAYLOAD_BYTES)} a node "
+                "output can be",
                 {"attempt": info.attempt}, type="TooLarge", non_retryable=True)
         return {"output": output, "attempt": info.attempt}

@@ -152,12 +152,11 @@ class RoutineWorkflow(RunControl):
             for node_id in self._order
             if not self._outgoing[node_id] and self._nodes[node_id].status == "completed"
         }
-        size = json_size(result)
-        if size > MAX_PAYLOAD_BYTES:
+        if json_size(result, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES:
             self._fail_run({"message": f"the run's result (the outputs of its last nodes) is "
-                            f"{describe_size(size)}, larger than the "
-                            f"{describe_size(MAX_PAYLOAD_BYTES)} a run can return; return "
-                            "less from the last nodes", "node": None}, "TooLarge")
+                            f"larger than the {describe_size(MAX_PAYLOAD_BYTES)} a run can "
+                            "return; return less from the last nodes", "node": None},
+                           "TooLarge")
         self._result = result
         self._finish("completed", None)
         return self._result
@@ -362,9 +361,8 @@ class RoutineWorkflow(RunControl):
         retry = node.retry
         request = {"node_id": node.id, "routine_id": self._routine.id,
                    "run_id": self._run_context["id"], "input": value, "config": config}
-        size = json_size(request)
-        if size > MAX_PAYLOAD_BYTES:
-            message = (f"its input and config are {describe_size(size)}, larger than the "
+        if json_size(request, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES:
+            message = (f"its input and config are larger than the "
                        f"{describe_size(MAX_PAYLOAD_BYTES)} a node can be sent; pass it less")
             raise NodeFailed(node_error(node, message, "TooLarge"), 0)
         try:

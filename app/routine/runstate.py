@@ -21,13 +21,36 @@ MAX_STATE_BYTES = 1_900_000
 KEEP_BYTES = 4_096
 
 
-def json_size(value: Any) -> int:
-    """Bytes of ``value`` as compact JSON (what Temporal's converter sends, near enough)."""
-    try:
-        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-                   .encode("utf-8", "surrogatepass"))
-    except (TypeError, ValueError, RecursionError):
-        return MAX_STATE_BYTES + 1
+def json_size(value: Any, limit: int = MAX_STATE_BYTES) -> int:
+    """Bytes of ``value`` as Temporal's converter writes it (compact, ASCII-escaped JSON),
+    counted by a walk that stops as soon as it passes ``limit`` (the result is then some
+    number above ``limit``). A value that holds one object many times — a merge of merges
+    — is as large as its text would be, which can be exponential in the number of nodes;
+    the walk never builds that text, and never recurses."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 2 if item.isascii() else len(json.dumps(item))
+        elif isinstance(item, dict):
+            total += 1 + len(item) * 2  # braces, colons and commas
+            for key, child in item.items():
+                total += len(key) + 2 if isinstance(key, str) and key.isascii() \
+                    else len(json.dumps(str(key)))
+                stack.append(child)
+        elif isinstance(item, list | tuple):
+            total += 1 + len(item)
+            stack.extend(item)
+        elif isinstance(item, bool) or item is None:
+            total += 5
+        elif isinstance(item, int):
+            total += item.bit_length() * 30103 // 100000 + 2
+        else:
+            total += 24
+        if total > limit:
+            return total
+    return total
 
 
 def describe_size(size: int) -> str:
@@ -166,7 +189,7 @@ def bounded_nodes(nodes: dict[str, NodeState], budget: int = MAX_STATE_BYTES) ->
     """``nodes`` as dicts, with the largest inputs and outputs shortened until the total fits
     in ``budget`` bytes of JSON, so the state query never exceeds Temporal's limit."""
     records = {node_id: run.to_dict() for node_id, run in nodes.items()}
-    sizes = [(json_size(record[key]), node_id, key)
+    sizes = [(json_size(record[key], budget), node_id, key)
              for node_id, record in records.items() for key in ("input", "output")]
     total = sum(size for size, _, _ in sizes)
     for size, node_id, key in sorted(sizes, reverse=True):
