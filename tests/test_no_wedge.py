@@ -13,10 +13,12 @@ import sys
 import time
 
 import psutil
+import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
 
+from app.engine.connection import ConnectionOptions, connect
 from app.engine.runs import final_state, start_run
 from app.engine.worker import build_worker
 from app.plugin_api import Plugin
@@ -172,10 +174,15 @@ class BrokenTask:
         raise RuntimeError("the task broke")
 
 
-async def test_a_run_whose_workflow_task_keeps_failing_is_ended_by_its_watcher(client):
-    queue = f"broken-{os.getpid()}"
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_run_whose_workflow_task_keeps_failing_is_ended_by_its_watcher(
+        temporal, client, encrypted):
+    if encrypted:  # the recorded reason is "Encoded failure" until decrypted with the key
+        client = await connect(ConnectionOptions(temporal.info.address,
+                                                 codec_key=os.urandom(32)))
+    queue = f"broken-{os.getpid()}-{encrypted}"
     async with Worker(client, task_queue=queue, workflows=[BrokenTask]):
-        handle = await client.start_workflow("KianaxTestBrokenTask", id=f"broken-{os.getpid()}",
+        handle = await client.start_workflow("KianaxTestBrokenTask", id=queue,
                                              task_queue=queue)
         state = await asyncio.wait_for(final_state(handle), 30)
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from app.engine.interpreter import WORKFLOW_NAME
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 TERMINAL = ("completed", "failed", "cancelled")
@@ -121,6 +125,20 @@ async def final_state(handle: WorkflowHandle) -> dict[str, Any]:
         outcome.cancel()
 
 
+async def _failure_text(handle: WorkflowHandle, failure: Failure) -> str:
+    """A recorded failure's first line, decrypted with the handle's client (an encrypted
+    engine stores "Encoded failure" in its place). The handle does not expose its client
+    publicly; without one, the recorded text is what there is."""
+    client = getattr(handle, "_client", None)
+    try:
+        if client is not None:
+            return str(await client.data_converter.decode_failure(failure))\
+                .splitlines()[0][:500]
+    except Exception as exc:  # a key mismatch: say what is recorded
+        log.debug("could not decode a workflow task failure: %s", exc)
+    return (failure.message or "").splitlines()[0][:500] if failure.message else ""
+
+
 async def end_if_stuck(handle: WorkflowHandle) -> dict[str, Any] | None:
     """If the run's workflow task has failed :data:`STUCK_ATTEMPTS` times in a row, terminate
     the run with the reason and return its failed state; otherwise None."""
@@ -131,8 +149,8 @@ async def end_if_stuck(handle: WorkflowHandle) -> dict[str, Any] | None:
         reason = "its workflow task keeps failing"
         async for event in handle.fetch_history_events():
             if event.HasField("workflow_task_failed_event_attributes"):
-                failure = event.workflow_task_failed_event_attributes.failure
-                reason = (failure.message or reason).splitlines()[0][:500]
+                reason = await _failure_text(handle, event.workflow_task_failed_event_attributes
+                                             .failure) or reason
         message = f"the engine could not execute this run ({reason}); Kianax ended it"
         await handle.terminate(reason=message)
     except RPCError:
