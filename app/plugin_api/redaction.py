@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from app.vault import KINDS
 
@@ -28,6 +29,11 @@ def secrets_in(resolved: Mapping[str, Any]) -> set[str]:
     fields = resolved.get("fields", {})
     found = {str(value) for key, value in fields.items()
              if key not in public and len(str(value)) >= MIN_SECRET_LENGTH}
+    # A server may echo a secret back URL-encoded (a query credential in a logged or
+    # returned URL): scrub those spellings too.
+    found |= {encoded for secret in list(found)
+              for encoded in (quote(secret, safe=""), quote_plus(secret, safe=""))
+              if encoded != secret}
     if kind == "basic_auth":
         found.add(base64.b64encode(f"{fields['username']}:{fields['password']}".encode())
                   .decode())
