@@ -27,6 +27,7 @@ from app.paths import Paths, default_paths, private_umask
 from app.resources import sample
 from app.routine import RoutineInvalid
 from app.routine.document import trigger_of
+from app.routine.payload import PayloadError, parse_payload
 from app.runtime.admin import LOCAL_TYPES, StoreError, backup, curl_example
 from app.services import Kianax, LoadedRoutine, UserError
 from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
@@ -128,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a lone surrogate in a run's data prints as the
+        with contextlib.suppress(AttributeError, ValueError):  # JSON escape it came from
+            stream.reconfigure(errors="backslashreplace")
     private_umask()  # files 0600, folders 0700: ours, SQLite's and the embedded server's
     paths = default_paths()
     log_file = setup_logging(paths.logs, args.debug)
@@ -287,10 +291,9 @@ def cmd_run(app: Kianax, args: argparse.Namespace) -> int:
     trigger = None
     if args.input is not None:
         try:
-            trigger = json.loads(args.input)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"--input is not valid JSON: {exc.msg} at column {exc.colno}") \
-                from None
+            trigger = parse_payload(args.input)
+        except PayloadError as exc:
+            raise UserError(f"--input is refused: {exc}") from None
     loaded = app.load(args.routine)
     if args.detach:
         return cli_runs.run_detached(app, loaded, trigger, args)

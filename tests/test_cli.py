@@ -107,11 +107,15 @@ def test_run_prints_one_progress_line_per_node_state_change(tmp_path, temporal, 
     assert '"text": "ACME is at 97"' in result.stdout
 
 
-def test_bad_input_json_is_one_clear_sentence(tmp_path):
-    result = kianax("run", str(SAMPLES / "order-triage.json"), "--input", "{nope",
+@pytest.mark.parametrize(("text", "reason"), [
+    ("{nope", "it is not JSON"), ('{"a": NaN}', "NaN is not a JSON number"),
+    ("[" * 5000 + "]" * 5000, "nested deeper than 64"), ("9" * 5000, "4300 digits")])
+def test_bad_input_json_is_one_clear_sentence(tmp_path, text, reason):
+    result = kianax("run", str(SAMPLES / "order-triage.json"), "--input", text,
                     home=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: --input is not valid JSON")
+    assert result.stderr.startswith("error: --input is refused: ")
+    assert reason in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unreachable_server_is_reported_without_traceback(tmp_path):

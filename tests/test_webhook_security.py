@@ -20,6 +20,7 @@ from app.engine.devserver import free_port
 from app.paths import Paths
 from app.plugin_api import Emission, Plugin
 from app.plugin_api.registry import PluginRegistry
+from app.routine.payload import PayloadError, parse_payload
 from app.services import Kianax
 from app.triggers import ActiveRoutine, WebhookOptions
 from app.triggers.event import Evaluations, EventPoller
@@ -29,7 +30,6 @@ from app.triggers.webhook import (
     Hook,
     ReplayCache,
     WebhookListener,
-    nesting_depth,
 )
 from app.vault import Vault
 from tests.helpers import routine, transform
@@ -200,14 +200,16 @@ def test_the_replay_cache_is_bounded_and_forgets_what_left_the_window() -> None:
     assert len(cache) == 0
 
 
-def test_nesting_depth_is_iterative() -> None:
-    deep: Any = 1
-    for _ in range(100_000):  # far past the recursion limit
-        deep = [deep]
-    assert nesting_depth(deep, limit=10**6) == 100_000
-    assert nesting_depth(deep) == MAX_BODY_DEPTH + 1  # stops counting past the limit
-    assert [nesting_depth(v) for v in (1, "s", [], {}, {"a": [1]}, [[], [[]]])] == \
-        [0, 0, 1, 1, 2, 3]
+def test_payloads_no_run_should_hold_are_one_sentence_each() -> None:
+    deep = "[" * 100_000 + "]" * 100_000  # far past the recursion limit
+    cases = {deep: "nested deeper than 64", '{"a": NaN}': "NaN is not a JSON number",
+             "[Infinity]": "Infinity is not a JSON number", "1" * 5000: "4300 digits",
+             '"\\ud800"': "unpaired UTF-16 surrogate", '{"a": [1, 2': "not JSON"}
+    for text, expected in cases.items():
+        with pytest.raises(PayloadError, match=expected):
+            parse_payload(text)
+    parsed = parse_payload('{"a": [1, {"b": "é"}], "c": 1.5}')
+    assert parsed == {"a": [1, {"b": "é"}], "c": 1.5}
 
 
 # Python-level work (simpleeval walks the tree for each element): about 0.5 s before the

@@ -8,6 +8,7 @@ format widths, a walk of the arguments that stops as soon as it passes the budge
 
 from __future__ import annotations
 
+import math
 from itertools import chain
 from typing import Any
 
@@ -282,6 +283,9 @@ class Budget:
                         raise ExpressionError(f"a number with more than {MAX_INT_DIGITS} digits "
                                               "cannot be a result")
                     total += digits + 1
+                elif cls is float and not math.isfinite(item):
+                    raise ExpressionError(f"{item} is not a JSON number; a result must be "
+                                          "finite")
                 elif cls in _SCALAR_TEXT:
                     total += _SCALAR_TEXT[cls]
                 elif cls in _SEQUENCES or cls is dict:

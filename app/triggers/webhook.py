@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from app.routine.limits import MAX_NESTING
+from app.routine.payload import PayloadError, parse_payload
 from app.triggers import HOOK_PREFIX as PREFIX
 from app.triggers import ActiveRoutine, Launcher, TriggerUnavailable, WebhookOptions
 
@@ -82,27 +82,6 @@ def parse_timestamp(header: str | None) -> int | None:
     if not text or len(text) > 12 or not (text.isascii() and text.isdigit()):
         return None
     return int(text)
-
-
-def nesting_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> int:
-    """How deeply arrays and objects nest in ``value`` (a scalar is 0, ``[]`` is 1), without
-    recursion; stops counting once past ``limit``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, (dict, list)))
-    return deepest
 
 
 @dataclass
@@ -268,15 +247,9 @@ class WebhookListener:
             return _error(429, f"over {seen.capacity} signed requests for this routine within "
                           f"{WINDOW_S} s; slow down", **{"Retry-After": "5"})
         try:
-            payload: Any = json.loads(body) if body.strip() else {}
-        except RecursionError:
-            return _error(400, f"the body is nested deeper than {MAX_BODY_DEPTH} levels of "
-                          "arrays and objects")
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"the body is not JSON: {exc}")
-        if nesting_depth(payload) > MAX_BODY_DEPTH:
-            return _error(400, f"the body is nested deeper than {MAX_BODY_DEPTH} levels of "
-                          "arrays and objects")
+            payload: Any = parse_payload(body) if body.strip() else {}
+        except PayloadError as exc:
+            return _error(400, f"the body is refused: {exc}")
         try:
             run_id, outcome = await self.launcher.launch(hook.routine, payload)
         except Exception as exc:
