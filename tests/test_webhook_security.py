@@ -26,6 +26,7 @@ from app.triggers import ActiveRoutine, WebhookOptions
 from app.triggers.event import Evaluations, EventPoller
 from app.triggers.webhook import (
     MAX_BODY_DEPTH,
+    MAX_READING,
     WINDOW_S,
     Hook,
     ReplayCache,
@@ -325,3 +326,35 @@ async def test_an_evaluation_past_the_timeout_is_the_triggers_last_error(app: An
     finally:
         poller.stop()
     assert launcher.payloads == []
+
+
+async def test_senders_that_stall_their_bodies_are_bounded_in_number_and_time() -> None:
+    listener = WebhookListener(Recorder(), WebhookOptions(port=free_port(), body_timeout_s=1))
+    listener.set_hooks({"orders": Hook(ActiveRoutine("hook", 1, hook_routine()),
+                                       SECRET.encode())}, {})
+    await listener.start()
+    stalled = []
+    try:
+        head = ("POST /hooks/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+                + "x" * 1000).encode()
+        for _ in range(MAX_READING + 8):  # each sends 1% of its body, then nothing
+            reader, writer = await asyncio.open_connection("127.0.0.1", listener.options.port)
+            writer.write(head)
+            await writer.drain()
+            stalled.append((reader, writer))
+        began = time.monotonic()
+        answers = await asyncio.gather(*(asyncio.wait_for(reader.readline(), 10)
+                                         for reader, _ in stalled))
+        took = time.monotonic() - began
+        body = b'{"order": "after"}'
+        async with httpx.AsyncClient(timeout=10) as http:
+            later = await http.post(listener.options.url("orders"), content=body,
+                                    headers=signed(body))
+    finally:
+        for _, writer in stalled:
+            writer.close()
+        await listener.stop()
+    codes = sorted(int(line.split()[1]) for line in answers)
+    assert codes.count(503) >= 8 and codes.count(408) == MAX_READING
+    assert took < 5  # the stalled ones are answered 408 after the 1-s body timeout
+    assert later.status_code == 202, later.text

@@ -42,6 +42,7 @@ class WebhookOptions:
     max_bytes: int = 1_048_576
     rate_per_s: float = 5.0
     burst: int = 10
+    body_timeout_s: float = 10.0
 
     def url(self, path: str) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -28,6 +28,7 @@ caller may retry it unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import hmac
@@ -51,6 +52,8 @@ WINDOW_S = 300
 MAX_REPLAY_ENTRIES = 10_000
 """Accepted signatures remembered per path (about 1.5 MB at most)."""
 MAX_BODY_DEPTH = MAX_NESTING
+MAX_READING = 32
+"""Requests whose bodies are being read at once; more get 503 at once."""
 """Arrays and objects nested deeper than this in a webhook body are refused (400): the same
 limit validation puts on a routine document."""
 HOW_TO_SIGN = (f"send {TIMESTAMP_HEADER}: <unix seconds, now> and {SIGNATURE_HEADER}: "
@@ -161,6 +164,7 @@ class WebhookListener:
         self._buckets: dict[str, TokenBucket] = {}
         self._seen: dict[str, ReplayCache] = {}
         self._runner: web.AppRunner | None = None
+        self._reading = 0
 
     @property
     def running(self) -> bool:
@@ -214,10 +218,21 @@ class WebhookListener:
         limit = self.options.max_bytes
         if request.content_length is not None and request.content_length > limit:
             return _error(413, f"the body is over the {limit}-byte limit")
+        # Bodies are buffered: a bounded number at a time, each for a bounded time, so
+        # stalled senders hold at most MAX_READING x max_bytes of memory, and not for long.
+        if self._reading >= MAX_READING:
+            return _error(503, "too many requests are still sending their bodies; retry",
+                          **{"Retry-After": "1"})
+        self._reading += 1
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), self.options.body_timeout_s)
         except web.HTTPRequestEntityTooLarge:
             return _error(413, f"the body is over the {limit}-byte limit")
+        except TimeoutError:
+            return _error(408, f"the body did not arrive within "
+                          f"{self.options.body_timeout_s:g} s", Connection="close")
+        finally:
+            self._reading -= 1
 
         stamp_text = request.headers.get(TIMESTAMP_HEADER, "").strip()
         stamp = parse_timestamp(stamp_text)
