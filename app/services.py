@@ -574,9 +574,11 @@ class TriggerRuns:
         self.on_run = on_run
         self._pending: set[asyncio.Future[Any]] = set()
 
-    async def launch(self, routine: ActiveRoutine,
-                     payload: Any) -> tuple[str, asyncio.Future[dict[str, Any]]]:
-        source = str(trigger_of(routine.document).get("type") or "manual")
+    async def launch(self, routine: ActiveRoutine, payload: Any, source: str | None = None,
+                     ) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+        """Start a run; ``source`` defaults to the routine's trigger type (the tray's Run Now
+        says ``manual``)."""
+        source = source or str(trigger_of(routine.document).get("type") or "manual")
         run_id, outcome = await self.engine.launch(routine.document, payload, routine.version,
                                                    source=source)
         self.store.record_run_started(run_id, routine.id, routine.version, payload,

@@ -92,8 +92,9 @@ async def test_runtime_on_the_embedded_server_stops_it_and_leaves_no_process(
         app.store.save_routine(doc)
         run_id, outcome = await runtime.launch("hi")
         state = await outcome
-        assert state["status"] == "completed" and app.store.run_state(run_id)["status"] == \
-            "completed"
+        recorded = app.store.run_state(run_id)
+        assert state["status"] == recorded["status"] == "completed"
+        assert recorded["source"] == "manual"  # Run Now from the tray
     finally:
         await runtime.close()
         app.close()

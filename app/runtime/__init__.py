@@ -229,7 +229,8 @@ class Runtime:
         self.services.validated(LoadedRoutine(document, version, routine_id))
         launcher = self.host.launcher if self.host is not None else \
             TriggerRuns(self.services.store, engine)
-        return await launcher.launch(ActiveRoutine(routine_id, version, document), trigger)
+        return await launcher.launch(ActiveRoutine(routine_id, version, document), trigger,
+                                     source="manual")
 
     async def cancel(self, run_id: str) -> None:
         """Ask Temporal to cancel the run: nodes in flight are cancelled, nothing new starts."""
