@@ -224,3 +224,34 @@ async def test_a_ladder_of_merges_sharing_outputs_ends_quickly_with_a_size_error
     assert state["status"] == "failed"
     assert "larger than the 1.5 MB a run can return" in state["error"]["message"]
     assert took < 10
+
+
+def test_an_embedded_server_left_by_a_killed_kianax_run_is_stopped_by_the_next_one(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "KIANAX_HOME": str(home)}
+    slow = tmp_path / "slow.json"
+    slow.write_text(json.dumps(routine([node("wait", "core.delay", seconds=120)], rid="slow")))
+    process = subprocess.Popen([sys.executable, "-m", "app", "run", str(slow)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.split()[:2] == ["wait", "running"]:
+                break
+    finally:
+        process.kill()  # SIGKILL: it cannot stop the server it started
+        process.wait()
+    orphans = [p for p in psutil.process_iter(["cmdline"])
+               if str(home) in " ".join(p.info["cmdline"] or [])]
+    assert orphans, "the killed run's server should still be running here"
+
+    quick = tmp_path / "quick.json"
+    quick.write_text(json.dumps(routine([transform("a", 1)], rid="quick")))
+    result = subprocess.run([sys.executable, "-m", "app", "run", str(quick)], env=env,
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    psutil.wait_procs(orphans, timeout=15)
+    leftovers = [p for p in psutil.process_iter(["cmdline"])
+                 if str(home) in " ".join(p.info["cmdline"] or [])]
+    assert leftovers == []

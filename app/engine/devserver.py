@@ -20,6 +20,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 from filelock import FileLock
@@ -94,6 +95,15 @@ def _bindable(port: int) -> bool:
     return not _accepts(port)
 
 
+def _alive(owner: dict[str, Any]) -> bool:
+    """Whether the process recorded as a server's owner still runs (same pid, same start)."""
+    try:
+        process = psutil.Process(int(owner["pid"]))
+        return abs(process.create_time() - float(owner["started"])) < 1.0
+    except (psutil.Error, KeyError, TypeError, ValueError, OSError):
+        return False
+
+
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -125,27 +135,45 @@ class EmbeddedServer:
         try:
             running = self._running_server()
             if running is not None:
-                log.info("reusing embedded Temporal server at %s", running.address)
-                self.info, self.owned = running, False
-                return running
+                info, owner = running
+                self.info = info
+                # A server whose starter is gone (killed: it could not stop it) is adopted,
+                # so this process stops it when done instead of leaving it behind for good.
+                self.owned = not _alive(owner)
+                if self.owned:
+                    log.info("adopting the embedded Temporal server at %s left by an ended "
+                             "process", info.address)
+                    self._record()
+                else:
+                    log.info("reusing embedded Temporal server at %s", info.address)
+                return info
             self.info = await self._launch()
             self.owned = True
-            self._state_file.write_text(json.dumps(asdict(self.info)))
+            self._record()
             self._ports_file.write_text(json.dumps({"port": self.info.port,
                                                     "ui_port": self.info.ui_port}))
             return self.info
         finally:
             self._lock.release()
 
-    def _running_server(self) -> ServerInfo | None:
+    def _record(self) -> None:
+        """Write where the server listens, and which process answers for stopping it."""
+        assert self.info is not None
+        me = psutil.Process()
+        self._state_file.write_text(json.dumps({**asdict(self.info), "owner": {
+            "pid": me.pid, "started": me.create_time()}}))
+
+    def _running_server(self) -> tuple[ServerInfo, dict[str, Any]] | None:
         try:
-            info = ServerInfo(**json.loads(self._state_file.read_text()))
-        except (OSError, ValueError, TypeError):
+            state = json.loads(self._state_file.read_text())
+            owner = state.pop("owner", {})
+            info = ServerInfo(**state)
+        except (OSError, ValueError, TypeError, AttributeError):
             return None
         if not self._is_ours(info.pid) or not _accepts(info.port):
             self._state_file.unlink(missing_ok=True)
             return None
-        return info
+        return info, owner if isinstance(owner, dict) else {}
 
     def _is_ours(self, pid: int) -> bool:
         try:
