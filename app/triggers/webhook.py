@@ -240,7 +240,7 @@ class WebhookListener:
             return _error(401, f"missing or malformed {TIMESTAMP_HEADER}: {HOW_TO_SIGN}")
         now = time.time()
         if abs(now - stamp) > WINDOW_S:
-            return _error(401, f"{TIMESTAMP_HEADER} {stamp} is {abs(now - stamp):.0f} s away "
+            return _error(401, f"{TIMESTAMP_HEADER} {stamp} is {abs(now - stamp):.1f} s away "
                           f"from this machine's clock (at most {WINDOW_S} s): sign each "
                           f"request when you send it; {HOW_TO_SIGN}")
         given = (request.headers.get(SIGNATURE_HEADER) or "").strip().lower()
