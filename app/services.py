@@ -160,6 +160,14 @@ class Kianax:
             document, version = self.store.routine(reference)
         except NotFound as exc:
             raise UserError(f"{exc}, and no file {reference!r} exists") from None
+        except ValueError as exc:  # a stored document that no longer decodes (edited by hand)
+            raise UserError(f"the stored routine {reference!r} in {self.paths.store} is "
+                            f"damaged ({exc}); restore a backup with `kianax store restore` "
+                            "or import the routine again") from None
+        if not isinstance(document, dict):
+            raise UserError(f"the stored routine {reference!r} in {self.paths.store} is "
+                            "damaged (not a routine document); restore a backup with `kianax "
+                            "store restore` or import the routine again")
         return LoadedRoutine(document, version, f"{reference} v{version}")
 
     def validated(self, loaded: LoadedRoutine) -> Routine:

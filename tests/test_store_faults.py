@@ -288,3 +288,17 @@ def test_the_folder_case_restores_too(tmp_path):
     assert paths.store.is_file()
     assert [p.is_dir() for p in paths.data.glob("kianax.db.damaged-*") if p.name[-4:] not in
             ("-wal", "-shm")] == [True]
+
+
+@pytest.mark.parametrize("stored", ["[1]", "not json"])
+def test_a_stored_document_edited_by_hand_is_one_sentence(tmp_path, stored):
+    home = tmp_path / "home"
+    store = filled_store(home, versions=1)
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        db.execute("UPDATE routine_versions SET document = ?", (stored,))
+
+    result = kianax("run", "ticket-router", home=home)
+
+    assert result.returncode == 2
+    assert "is damaged" in result.stderr and "kianax store restore" in result.stderr
+    assert "Traceback" not in result.stderr
