@@ -88,6 +88,8 @@ def test_stop_cancels_a_run_sitting_in_a_long_delay(qapp, tmp_path, temporal):
     doc = routine([transform("before", "ready"), node("wait", "core.delay", seconds=60),
                    transform("after", "too late")],
                   [("before", "wait"), ("wait", "after")], rid="long-wait")
+    for x, item in zip((0, 260, 520), doc["nodes"], strict=True):
+        item["position"] = [x, 80]
     window.services.store.save_routine(doc)
     window.open_routine("long-wait")
     assert window.stop_action.shortcut() == QKeySequence("Shift+F5")
@@ -99,6 +101,8 @@ def test_stop_cancels_a_run_sitting_in_a_long_delay(qapp, tmp_path, temporal):
         window.run_action.trigger()
         await until(lambda: statuses(window).get("wait") == "running", what="the delay")
         assert window.stop_action.isEnabled()
+        ARTIFACTS.mkdir(exist_ok=True)
+        window.grab().save(str(ARTIFACTS / "main-window-stop.png"))
         stopped_at = time.monotonic()
         window.stop_action.trigger()
         state = await asyncio.wait_for(finished, 15)
