@@ -84,7 +84,10 @@ class RunHistory:
         from app.engine import control
 
         assert engine.client is not None
-        listed = await control.list_runs(engine.client, limit=SYNC_LIMIT)
+        # Only this workspace's runs: other workspaces (and other users' Kianax) may share
+        # the server, and their runs are theirs to record.
+        listed = await control.list_runs(engine.client, f'TaskQueue="{engine.task_queue}"',
+                                         limit=SYNC_LIMIT)
         changed = self.store.sync_listed(listed)
         seen = {item.run_id for item in listed}
         lost = 0
