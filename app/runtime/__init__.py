@@ -8,6 +8,7 @@ reports through plain callbacks; the headless worker prints it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class Runtime:
         self.host: TriggerHost | None = None
         self.state = EngineState(STOPPED)
         self._recovery: TriggerRuns | None = None
+        self._syncing: asyncio.Task[None] | None = None
 
     # Lifecycle
 
@@ -107,6 +109,9 @@ class Runtime:
                 log.exception("schedule reconciliation failed")
                 self._say(f"Could not check the schedules: {exc}")
         self._recover(session)
+        # Runs started elsewhere (cron schedules, workers on other machines) are copied into
+        # the store now and every minute.
+        self._syncing = asyncio.create_task(self.services.history.keep_synced(session))
         if self.serve_triggers:
             await self.start_triggers()
         return True
@@ -153,6 +158,11 @@ class Runtime:
     async def close(self) -> None:
         """Trigger host, then the worker, then the embedded server if it is ours."""
         await self.stop_triggers()
+        if self._syncing is not None:
+            syncing, self._syncing = self._syncing, None
+            syncing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await syncing
         if self._recovery is not None:
             recovery, self._recovery = self._recovery, None
             await recovery.close()
