@@ -445,9 +445,10 @@ class Kianax:
     def has_routine(self, routine_id: str) -> bool:
         return self.store.has_routine(routine_id)
 
-    def stored(self, routine_id: str) -> tuple[dict[str, Any], int]:
-        """The routine's latest stored document and its version; KeyError when unknown."""
-        return self.store.routine(routine_id)
+    def stored(self, routine_id: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        """The routine's stored document of ``version`` (default: the latest) and its version;
+        KeyError when unknown."""
+        return self.store.routine(routine_id, version)
 
     def active_routines(self) -> dict[str, tuple[dict[str, Any], int]]:
         return self.store.active_routines()

@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QToolBar
 
 from app.ui.icons import icon
+from app.ui.runs_view import RunsView
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -92,8 +93,15 @@ def build_actions(w: MainWindow) -> None:
     w.active_action.triggered.connect(
         lambda checked: w.set_active(w.editor.routine.id, checked))
     run.addAction(w.active_action)
+    w.runs_view = RunsView(w)
+    w.runs_dock = w._dock("Runs", w.runs_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+    w.tabifyDockWidget(w.problems_dock, w.runs_dock)
+    w.problems_dock.raise_()
     for dock in w.findChildren(QDockWidget):
         view.addAction(dock.toggleViewAction())
+    view.addSeparator()
+    action(w, "&Runs", w.show_runs, "Ctrl+R", view, "Every run, newest first: open, stop, "
+           "approve, re-run")
 
     toolbar = QToolBar("Main")
     toolbar.setObjectName("main-toolbar")

@@ -169,13 +169,17 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, QMainWindow):
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None)
+        self._decorate_inspector()
 
     def _routine_changed(self) -> None:
+        if self.viewing_run:  # the undo stack counts the edit once this signal returns
+            QTimer.singleShot(0, self._refuse_edit)
         self._update_title()
         self._show_problems(self._problems())
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.editor.routine.name}[*] — Kianax")
+        run = f" v{self.version} — run {self.viewing_run} (read-only)" if self.viewing_run else ""
+        self.setWindowTitle(f"{self.editor.routine.name}{run}[*] — Kianax")
         self.setWindowModified(not self.editor.undo_stack.isClean())
 
     # Problems

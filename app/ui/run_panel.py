@@ -8,9 +8,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from app.routine import Problem, Routine, RoutineInvalid, dump_routine
+from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
 from app.services import LoadedRoutine, UserError
 from app.ui.editor.scene import RunMark
+from app.ui.runs_view import human_duration
 from app.ui.test_input import NO_INPUT
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from app.ui.editor.editor import Editor
     from app.ui.editor.scene import EditorScene
     from app.ui.inspector import Inspector
+    from app.ui.runs_view import RunsView
     from app.ui.test_input import TestInput
     from app.ui.tray import Tray
 
@@ -55,10 +57,14 @@ class RunPanel:
     last_run: dict[str, Any] | None
     running: bool
     current_run_id: str | None
+    viewing_run: str | None = None  # a past run shown read-only (the Runs view)
+    runs_view: RunsView
+    runs_dock: QDockWidget
 
     # The test input follows the open routine
 
     def _routine_opened(self) -> None:
+        self.viewing_run = None
         rid = self.editor.routine.id
         self.test_input.setProperty("routine_id", rid)
         try:
@@ -122,6 +128,84 @@ class RunPanel:
         self.current_run_id = run_id
         self.stop_action.setEnabled(True)
         self.statusBar().showMessage(f"Running {run_id}…")
+        self._runs_changed()
+
+    def _runs_changed(self) -> None:
+        runs_view = getattr(self, "runs_view", None)
+        if runs_view is not None and runs_view.isVisible():
+            runs_view.reload()
+
+    # A past run, read-only (opened from the Runs view)
+
+    def show_runs(self) -> None:
+        """View ▸ Runs (Ctrl+R): the Runs dock, raised and focused on its table."""
+        self.runs_dock.show()
+        self.runs_dock.raise_()
+        self.runs_view.reload()
+        self.runs_view.table.setFocus()
+
+    def show_run(self, routine: Routine, version: int | None, state: dict[str, Any]) -> bool:
+        """Show ``routine`` (the version the run ran with) with the run's per-node status;
+        the canvas and the inspector's forms are read-only until another routine opens."""
+        if self.running:
+            self.statusBar().showMessage("Refused: a Run Now run is in progress", 6000)
+            return False
+        if not self._confirm_discard():
+            return False
+        self._show(routine, version)
+        self.viewing_run = state["run_id"]
+        self.show_run_state(state)
+        return True
+
+    def show_run_state(self, state: dict[str, Any]) -> None:
+        from PySide6.QtWidgets import QGraphicsItem
+
+        self.last_run = state
+        self.inspector.last_run = state
+        self.scene.set_run_marks({
+            node_id: RunMark(node.get("status") or "pending", node.get("attempts") or 0,
+                             node.get("duration_s"))
+            for node_id, node in (state.get("nodes") or {}).items()})
+        for item in self.scene.nodes.values():
+            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, False)
+        self._update_title()
+        self._selection_changed()
+
+    def close_run_view(self) -> None:
+        """Back to the routine's latest version, editable."""
+        if not self.viewing_run:
+            return
+        try:
+            document, version = self.services.stored(self.editor.routine.id)
+            self._show(parse_routine(document), version)
+        except (KeyError, RoutineInvalid) as exc:
+            self.statusBar().showMessage(f"Cannot reopen the routine: {exc}", 6000)
+
+    def _refuse_edit(self) -> None:
+        """An edit while a past run is shown is undone: that version is history."""
+        if self.viewing_run and not self.editor.undo_stack.isClean():
+            self.editor.undo_stack.undo()
+            self.statusBar().showMessage(
+                f"Read-only: this is run {self.viewing_run}'s version; use Close run in the "
+                "Runs view (or open the routine) to edit", 6000)
+
+    def _decorate_inspector(self) -> None:
+        """The inspector's run box gets attempts and real duration; with a past run shown,
+        its forms are read-only."""
+        from PySide6.QtWidgets import QGroupBox, QLabel
+
+        page = self.inspector.widget()
+        node_id = self.inspector.node_id
+        nodes = (self.last_run or {}).get("nodes") or {}
+        for box in page.findChildren(QGroupBox):
+            if box.title().startswith("Last run"):
+                node = nodes.get(node_id) or {}
+                label = QLabel(f"Attempts: {node.get('attempts') or 0} · Duration: "
+                               f"{human_duration(node.get('duration_s'))}")
+                label.setObjectName("run.timing")
+                box.layout().insertWidget(0, label)
+            elif self.viewing_run:
+                box.setEnabled(False)
 
     async def _run(self, routine: Routine, trigger: Any = None) -> None:
         self.running = True
@@ -155,6 +239,7 @@ class RunPanel:
         self.last_run = state
         self.inspector.last_run = state
         self._selection_changed()
+        self._runs_changed()
         took = seconds(state["started_at"], state["finished_at"]) or 0.0
         error = (state.get("error") or {}).get("message", "")
         self.statusBar().showMessage(f"Run {state['status']} in {took:.2f} s"
@@ -170,3 +255,6 @@ class RunPanel:
         def _problems(self) -> list[Problem]: ...
         def _show_problems(self, problems: list[Problem]) -> None: ...
         def _selection_changed(self) -> None: ...
+        def _show(self, routine: Routine, version: int | None) -> None: ...
+        def _confirm_discard(self) -> bool: ...
+        def _update_title(self) -> None: ...

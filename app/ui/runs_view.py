@@ -1,0 +1,489 @@
+"""The Runs view (design §8, issue 11 item 5): every run in the store, newest first, live,
+filtered by routine, status, source and date, searched by run id or error text; a run opens
+on the canvas in the version it ran with, and the buttons below drive it (Stop, Pause,
+Resume, Approve / Reject with a comment, Re-run, Retry from here, Use this run's input).
+
+One :class:`QAbstractTableModel` over the store's run summaries (no widget per row): the
+store filters by routine, status and source; the date and the search filter the loaded rows.
+Commands go through ``services.history`` on the runtime's open engine session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.routine import RoutineInvalid, parse_routine
+from app.routine.runstate import RUN_STATUSES, TERMINAL_STATUSES
+from app.services import UserError
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+LIMIT = 5000  # the newest runs loaded for one choice of routine, status and source
+REFRESH_MS = 2000
+SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun")
+DATES = (("Any date", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30))
+STATUS_COLOURS = {"completed": "#2b8a3e", "failed": "#e03131", "cancelled": "#868e96",
+                  "running": "#1c7ed6", "waiting": "#e8590c", "paused": "#ae3ec9"}
+UNFINISHED = ("running", "waiting", "paused")
+Index = QModelIndex | QPersistentModelIndex
+
+
+def human_duration(seconds: float | None) -> str:
+    """As a person measures it: 40 ms, 1.2 s, 3 min 5 s, 2 h 4 min."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def _local(moment: datetime) -> datetime:
+    """The store keeps naive UTC times; a person reads local ones."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone()
+
+
+class RunsModel(QAbstractTableModel):
+    COLUMNS = ("Started", "Routine", "Status", "Source", "Duration", "Run id")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[Any] = []  # RunSummary, newest first
+
+    def set_rows(self, rows: list[Any]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        run = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                started = _local(run.started_at)
+                today = datetime.now().astimezone().date()
+                day = "Today" if started.date() == today else started.strftime(
+                    "%d %b" if started.year == today.year else "%d %b %Y")
+                return f"{day} {started:%H:%M:%S}"
+            if column == 1:
+                return run.routine_id
+            if column == 2:
+                return ("● " + run.status) + (" ↻" if run.rerun_of else "")
+            if column == 3:
+                return run.source or "—"
+            if column == 4:
+                if run.status in UNFINISHED:
+                    return human_duration(
+                        (datetime.now(UTC) - _local(run.started_at)).total_seconds()) + "…"
+                return human_duration(run.duration_s)
+            return run.id
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+            return QColor(STATUS_COLOURS.get(run.status, "#495057"))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = f"{run.id}\n{run.routine_id} v{run.version}: {run.status}"
+            if run.rerun_of:
+                tip += f"\nre-run of {run.rerun_of}"
+            return tip + (f"\n{run.error}" if run.error else "")
+        if role == Qt.ItemDataRole.UserRole:
+            return run.id
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 4:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def _combo(first: str, items: list[tuple[str, Any]]) -> QComboBox:
+    combo = QComboBox()
+    combo.addItem(first, None)
+    for text, value in items:
+        combo.addItem(text, value)
+    return combo
+
+
+class RunsView(QWidget):
+    """The Runs dock: filters, the table, and the opened/selected run's buttons."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__()
+        self.window_ = window
+        self.services = window.services
+        self.loaded: list[Any] = []  # the store's answer for routine/status/source
+        self.hit_limit = False
+
+        self.routine = _combo("All routines", [])
+        self.status = _combo("All statuses", [(s, s) for s in RUN_STATUSES])
+        self.source = _combo("All sources", [(s, s) for s in SOURCES])
+        self.date = QComboBox()
+        for text, days in DATES:
+            self.date.addItem(text, days)
+        self.search = QLineEdit(placeholderText="Search run id or error…", clearButtonEnabled=True)
+        self.count = QLabel()
+        self.count.setObjectName("runs.count")
+        filters = QHBoxLayout()
+        for widget in (self.routine, self.status, self.source, self.date):
+            filters.addWidget(widget)
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.count)
+
+        self.model = RunsModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        header = self.table.horizontalHeader()
+        header.setHighlightSections(False)
+        for column, width in enumerate((150, 170, 110, 80, 80)):
+            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.table.activated.connect(lambda index: self.open_run(index.data(
+            Qt.ItemDataRole.UserRole)))
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_buttons())
+
+        self.opened = QLabel("Double-click a run to open it on the canvas")
+        self.opened.setObjectName("runs.opened")
+        self.buttons: dict[str, QPushButton] = {}
+        actions = QHBoxLayout()
+        actions.addWidget(self.opened, 1)
+        self.comment = QLineEdit(placeholderText="Comment (approve / reject)")
+        self.comment.setMaximumWidth(220)
+        for key, text, slot in (
+                ("stop", "Stop", lambda: self.command("cancel")),
+                ("pause", "Pause", lambda: self.command("pause")),
+                ("resume", "Resume", lambda: self.command("resume")),
+                ("comment", None, None),
+                ("approve", "Approve", lambda: self.command("approve")),
+                ("reject", "Reject", lambda: self.command("reject")),
+                ("rerun", "Re-run", lambda: self.rerun(None)),
+                ("retry", "Retry from here", self.retry_from_here),
+                ("input", "Use this run's input", self.use_input),
+                ("close", "Close run", self.close_run)):
+            if slot is None:
+                actions.addWidget(self.comment)
+                continue
+            button = QPushButton(text)
+            button.setObjectName(f"runs.{key}")
+            button.clicked.connect(lambda _checked=False, s=slot: s())
+            actions.addWidget(button)
+            self.buttons[key] = button
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+
+        for combo in (self.routine, self.status, self.source):
+            combo.currentIndexChanged.connect(lambda _i: self.reload())
+        self.date.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        self.search.textChanged.connect(lambda _t: self.apply_filters())
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.tick)
+        self.update_buttons()
+
+    # Loading and filtering
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.reload()
+        self.timer.start()
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self.timer.stop()
+
+    def tick(self) -> None:
+        self.reload()
+        self.follow_opened()
+
+    def reload(self) -> None:
+        """Read the runs again from the store (routine, status, source filter there)."""
+        try:
+            self.loaded = self.services.history.list(
+                self.routine.currentData(), LIMIT, status=self.status.currentData(),
+                source=self.source.currentData())
+        except Exception:
+            log.exception("reading the runs failed")
+            return
+        self.hit_limit = len(self.loaded) >= LIMIT
+        self._update_routines()
+        self.apply_filters()
+
+    def _update_routines(self) -> None:
+        known = {self.routine.itemData(i) for i in range(1, self.routine.count())}
+        wanted = {view.id for view in self.services.routines()} | \
+            {run.routine_id for run in self.loaded[:200]}
+        if wanted <= known:
+            return
+        current = self.routine.currentData()
+        self.routine.blockSignals(True)
+        for routine_id in sorted(wanted - known):
+            self.routine.addItem(routine_id, routine_id)
+        self.routine.setCurrentIndex(max(0, self.routine.findData(current)))
+        self.routine.blockSignals(False)
+
+    def apply_filters(self) -> None:
+        """Date and search over the loaded runs; the selection stays on its run."""
+        rows = self.loaded
+        days = self.date.currentData()
+        if days is not None:
+            since = datetime.now().astimezone().replace(hour=0, minute=0, second=0,
+                                                        microsecond=0)
+            since = (since - timedelta(days=days)).astimezone(UTC).replace(tzinfo=None) \
+                if days else since.astimezone(UTC).replace(tzinfo=None)
+            rows = [run for run in rows if run.started_at.replace(tzinfo=None) >= since]
+        text = self.search.text().strip().lower()
+        if text:
+            rows = [run for run in rows
+                    if text in run.id.lower() or text in (run.error or "").lower()]
+        selected = self.selected_run()
+        self.model.set_rows(rows)
+        if selected is not None:
+            for row, run in enumerate(rows):
+                if run.id == selected.id:
+                    self.table.selectRow(row)
+                    break
+        more = f" (newest {LIMIT:,} loaded)" if self.hit_limit else ""
+        self.count.setText(f"{len(rows):,} run{'' if len(rows) == 1 else 's'}{more}")
+        self.update_buttons()
+
+    # The run the buttons act on: the selected row, else the opened run
+
+    def selected_run(self) -> Any:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.rows[rows[0].row()] if rows else None
+
+    def target(self) -> tuple[str | None, str | None]:
+        """(run id, status) of the run the buttons drive."""
+        run = self.selected_run()
+        if run is not None:
+            return run.id, run.status
+        state = self.window_.last_run if self.window_.viewing_run else None
+        return (state["run_id"], state["status"]) if state else (None, None)
+
+    def update_buttons(self) -> None:
+        run_id, status = self.target()
+        viewing = self.window_.viewing_run
+        allowed = {"stop": status in UNFINISHED, "pause": status in ("running", "waiting"),
+                   "resume": status == "paused", "approve": status == "waiting",
+                   "reject": status == "waiting", "rerun": status in TERMINAL_STATUSES,
+                   "retry": bool(viewing) and run_id == viewing
+                   and status in TERMINAL_STATUSES,
+                   "input": run_id is not None, "close": bool(viewing)}
+        for key, button in self.buttons.items():
+            button.setEnabled(allowed[key])
+        self.comment.setEnabled(status == "waiting")
+
+    def say(self, text: str, ms: int = 8000) -> None:
+        self.window_.statusBar().showMessage(text, ms)
+
+    def _engine(self) -> Any:
+        engine = self.window_.runtime.engine
+        if engine is None:
+            self.say("Refused: " + (self.window_.runtime.error or
+                                    "the engine is still starting; try again in a moment"))
+        return engine
+
+    # Opening a run
+
+    def open_run(self, run_id: str | None) -> bool:
+        """Show the run on the canvas in the version it ran with, read-only."""
+        if not run_id:
+            return False
+        try:
+            state = self.services.history.state(run_id)
+            document, version = self.services.stored(state["routine_id"], state["version"])
+            routine = parse_routine(document)
+        except (UserError, KeyError, LookupError, RoutineInvalid) as exc:
+            self.say(f"Cannot open run {run_id}: {exc}")
+            return False
+        except Exception as exc:  # the store's NotFound, a damaged document
+            self.say(f"Cannot open run {run_id}: {exc}")
+            return False
+        if not self.window_.show_run(routine, version, state):
+            return False
+        note = "" if state.get("version") is not None else \
+            " (ran from a file: shown on the routine's latest version)"
+        self._describe(state, note)
+        self.update_buttons()
+        return True
+
+    def _describe(self, state: dict[str, Any], note: str = "") -> None:
+        took = human_duration(_seconds(state.get("started_at"), state.get("finished_at")))
+        error = (state.get("error") or {}).get("message") or ""
+        self.opened.setText(f"<b>{state['run_id']}</b> · {state['routine_id']} "
+                            f"v{state.get('version')} · <span style='color:"
+                            f"{STATUS_COLOURS.get(state['status'], '#495057')}'>"
+                            f"{state['status']}</span> · {took}{note}"
+                            + (f" · {error[:80]}" if error else ""))
+
+    def follow_opened(self) -> None:
+        """The opened run, while unfinished, follows what Temporal says every tick."""
+        window = self.window_
+        state = window.last_run if window.viewing_run else None
+        if state is None or state["status"] in TERMINAL_STATUSES or window.runtime.engine is None:
+            return
+        window.spawn(self._follow(state["run_id"]))
+
+    async def _follow(self, run_id: str) -> None:
+        engine = self.window_.runtime.engine
+        try:
+            state = await asyncio.wait_for(self.services.history.refresh(engine, run_id), 3)
+        except Exception as exc:
+            log.info("run %s could not be refreshed: %s", run_id, exc)
+            return
+        if self.window_.viewing_run == run_id:
+            self.window_.show_run_state(state)
+            self._describe(state)
+            self.update_buttons()
+
+    def close_run(self) -> None:
+        self.window_.close_run_view()
+        self.opened.setText("Double-click a run to open it on the canvas")
+        self.update_buttons()
+
+    # Commands
+
+    def command(self, action: str) -> None:
+        run_id, status = self.target()
+        if run_id is None:
+            self.say("Select a run first")
+            return
+        allowed = {"cancel": UNFINISHED, "pause": ("running", "waiting"), "resume": ("paused",),
+                   "approve": ("waiting",), "reject": ("waiting",)}[action]
+        if status not in allowed:
+            self.say(f"Refused: run {run_id} is {status}; {action} needs a run that is "
+                     f"{' or '.join(allowed)}")
+            return
+        engine = self._engine()
+        if engine is not None:
+            self.window_.spawn(self._command(engine, action, run_id))
+
+    async def _command(self, engine: Any, action: str, run_id: str) -> None:
+        comment = self.comment.text().strip() if action in ("approve", "reject") else ""
+        try:
+            done = await self.services.history.command(engine, action, run_id, comment=comment,
+                                                       by="desktop")
+        except UserError as exc:
+            self.say(f"Refused: {exc}")
+            return
+        except Exception as exc:
+            log.exception("%s of %s failed", action, run_id)
+            self.say(f"Could not {action} run {run_id}: {exc}")
+            return
+        if action in ("approve", "reject"):
+            self.comment.clear()
+        self.say(done[0].upper() + done[1:])
+        self.reload()
+        if self.window_.viewing_run == run_id:
+            await self._follow(run_id)
+
+    def retry_from_here(self) -> None:
+        window = self.window_
+        nodes = window.scene.selected_node_ids()
+        if not window.viewing_run:
+            self.say("Refused: open a run first, then select the node to retry from")
+            return
+        if len(nodes) != 1:
+            self.say("Refused: select one node of the opened run to retry from")
+            return
+        self.rerun(nodes[0], window.viewing_run)
+
+    def rerun(self, from_node: str | None, run_id: str | None = None) -> None:
+        status = None
+        if run_id is None:
+            run_id, status = self.target()
+        elif self.window_.last_run:
+            status = self.window_.last_run["status"]
+        if run_id is None:
+            self.say("Select a run first")
+            return
+        if status not in TERMINAL_STATUSES:
+            self.say(f"Refused: run {run_id} is {status}; re-run it once it has ended "
+                     "(or stop it first)")
+            return
+        engine = self._engine()
+        if engine is not None:
+            self.window_.spawn(self._rerun(engine, run_id, from_node))
+
+    async def _rerun(self, engine: Any, run_id: str, from_node: str | None) -> None:
+        how = f" from node {from_node}" if from_node else ""
+
+        def started(info: Any) -> None:
+            self.say(f"Re-running {run_id}{how} as run {info.run_id}…")
+            self.reload()
+
+        try:
+            state = await self.services.history.rerun(engine, run_id, from_node,
+                                                      on_started=started)
+        except UserError as exc:
+            self.say(f"Refused: {exc}")
+            return
+        except Exception as exc:
+            log.exception("re-run of %s failed", run_id)
+            self.say(f"Could not re-run {run_id}: {exc}")
+            return
+        self.say(f"Re-run {state['run_id']} of {run_id}{how}: {state['status']}", 15000)
+        self.reload()
+
+    def use_input(self) -> None:
+        run_id, _ = self.target()
+        if run_id is None:
+            self.say("Select a run first")
+            return
+        state = self.services.history.state(run_id)
+        self.services.set_test_input(state["routine_id"], state.get("trigger"))
+        if self.window_.editor.routine.id == state["routine_id"]:
+            self.window_.test_input.load(state.get("trigger"))
+        self.say(f"Run Now's test input for {state['routine_id']} is now run {run_id}'s input")
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    parse = datetime.fromisoformat
+    return max(0.0, (parse(end.replace("Z", "+00:00")) -
+                     parse(start.replace("Z", "+00:00"))).total_seconds())

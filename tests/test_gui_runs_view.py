@@ -1,0 +1,170 @@
+"""The desktop's Runs view (issue 11 item 5) on the real dev server: lists and filters runs,
+opens one on the canvas with per-node data, and its buttons drive the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
+
+from app.routine import dump_routine
+from app.ui.runs_view import human_duration
+from tests.conftest import ARTIFACTS
+from tests.helpers import node, routine, transform
+from tests.test_gui_run import close_window, demo_routine, open_window, run_on_qt_loop, statuses
+from tests.test_gui_run_input import finished_future, until
+
+
+def run_ids(window) -> list[str]:
+    return [run.id for run in window.runs_view.model.rows]
+
+
+def row_of(window, run_id: str) -> int:
+    return run_ids(window).index(run_id)
+
+
+def test_human_durations():
+    assert human_duration(0.04) == "40 ms"
+    assert human_duration(1.234) == "1.2 s"
+    assert human_duration(185) == "3 min 5 s"
+    assert human_duration(None) == "—"
+
+
+def test_runs_view_lists_filters_opens_and_retries(qapp, tmp_path, temporal):
+    ARTIFACTS.mkdir(exist_ok=True)
+    window = open_window(tmp_path, temporal.info.address)
+    services = window.services
+    services.store.save_routine(dump_routine(demo_routine(fail=False)))  # v1 completes
+    window.open_routine("gui-demo")
+    view = window.runs_view
+    assert any(a.shortcut() == QKeySequence("Ctrl+R") and a.text() == "&Runs"
+               for a in window.findChildren(QAction))
+
+    async def scenario():
+        await window.start_engine()
+        finished = finished_future(window)
+        window.run_now()
+        first = await finished
+        services.store.save_routine(dump_routine(demo_routine(fail=True)))  # v2 fails
+        window.new_routine(ask=False)
+        window.open_routine("gui-demo")
+        finished = finished_future(window)
+        window.run_now()
+        second = await finished
+        window.show_runs()
+        await asyncio.sleep(0.05)
+        assert run_ids(window) == [second["run_id"], first["run_id"]]  # newest first
+        assert view.count.text() == "2 runs"
+        model = view.model
+        assert model.index(0, 2).data().startswith("● failed")
+        assert model.index(0, 2).data(Qt.ItemDataRole.ForegroundRole).name() == "#e03131"
+        assert model.index(1, 3).data() == "manual"
+        assert model.index(1, 4).data().endswith(" s") or model.index(1, 4).data().endswith(
+            " ms")
+        view.status.setCurrentIndex(view.status.findData("failed"))
+        assert run_ids(window) == [second["run_id"]]
+        view.status.setCurrentIndex(0)
+        view.search.setText("pager is down")  # the error text
+        assert run_ids(window) == [second["run_id"]]
+        view.search.setText(first["run_id"][-8:])
+        assert run_ids(window) == [first["run_id"]]
+        view.search.clear()
+        view.date.setCurrentIndex(view.date.findData(0))  # today
+        assert len(run_ids(window)) == 2
+
+        # Open the completed run: version 1 on the canvas, read-only, per-node data
+        view.table.selectRow(row_of(window, first["run_id"]))
+        view.table.activated.emit(model.index(row_of(window, first["run_id"]), 0))
+        assert window.viewing_run == first["run_id"] and window.version == 1
+        assert statuses(window) == {"ticket": "completed", "urgent": "completed",
+                                    "wait": "completed", "notify": "completed",
+                                    "queue": "skipped", "done": "completed"}
+        assert "read-only" in window.windowTitle()
+        window.scene.select_nodes(["wait"])
+        await asyncio.sleep(0.1)
+        page = window.inspector.widget()
+        assert page.findChild(QPlainTextEdit, "run.input") is not None
+        timing = page.findChild(QLabel, "run.timing").text()
+        assert "Attempts: 1" in timing and " s" in timing, timing
+        window.delete_selection()  # refused: a past run's version is history
+        await asyncio.sleep(0.05)
+        assert "wait" in window.scene.nodes and window.editor.undo_stack.isClean()
+        assert "Read-only" in window.statusBar().currentMessage()
+
+        # Open the failed run (v2), select the failed node, Retry from here
+        view.table.selectRow(row_of(window, second["run_id"]))
+        assert view.open_run(second["run_id"])
+        assert window.version == 2 and statuses(window)["notify"] == "failed"
+        window.scene.select_nodes(["notify"])
+        await asyncio.sleep(0.1)
+        error = window.inspector.widget().findChild(QPlainTextEdit, "run.error")
+        assert "the pager is down" in error.toPlainText()
+        assert window.inspector.widget().findChild(QLabel, "run.timing") is not None
+        assert not view.buttons["stop"].isEnabled()
+        assert not view.buttons["approve"].isEnabled()
+        view.command("cancel")  # refused: the run has ended
+        assert "Refused" in window.statusBar().currentMessage()
+        window.grab().save(str(ARTIFACTS / "runs-view.png"))
+        assert view.buttons["retry"].isEnabled()
+        view.buttons["retry"].click()
+        await until(lambda: any(r.rerun_of == second["run_id"]
+                                for r in services.history.list("gui-demo")),
+                    what="the retry's run")
+        await until(lambda: all(r.status != "running" for r in services.history.list()),
+                    what="the retry to end")
+        await window.shutdown()
+        return first, second
+
+    try:
+        _first, second = run_on_qt_loop(qapp, scenario, timeout=90)
+    finally:
+        QApplication.processEvents()
+        close_window(window)
+    retry = next(r for r in services.history.list("gui-demo") if r.rerun_of)
+    assert retry.rerun_of == second["run_id"] and retry.source == "rerun"
+    state = services.history.state(retry.id)
+    assert state["nodes"]["ticket"].get("reused") is True  # upstream outputs reused
+    assert state["nodes"]["notify"]["status"] == "failed"  # v2 fails again, by design
+
+
+def test_runs_view_stop_cancels_a_run_in_a_long_delay(qapp, tmp_path, temporal):
+    window = open_window(tmp_path, temporal.info.address)
+    doc = routine([transform("before", "ready"), node("wait", "core.delay", seconds=60),
+                   transform("after", "too late")],
+                  [("before", "wait"), ("wait", "after")], rid="long-wait")
+    for x, item in zip((0, 260, 520), doc["nodes"], strict=True):
+        item["position"] = [x, 80]
+    window.services.store.save_routine(doc)
+    window.open_routine("long-wait")
+    view = window.runs_view
+
+    async def scenario():
+        await window.start_engine()
+        window.show_runs()
+        finished = finished_future(window)
+        window.run_now()
+        await until(lambda: statuses(window).get("wait") == "running", what="the delay")
+        view.reload()
+        assert view.model.rows[0].status == "running"
+        view.table.selectRow(0)
+        assert view.buttons["stop"].isEnabled() and view.buttons["pause"].isEnabled()
+        assert not view.buttons["resume"].isEnabled()
+        assert not view.buttons["rerun"].isEnabled()
+        stopped_at = time.monotonic()
+        view.buttons["stop"].click()
+        state = await asyncio.wait_for(finished, 15)
+        took = time.monotonic() - stopped_at
+        await until(lambda: view.model.rows[0].status == "cancelled", 5, "the list to follow")
+        await window.shutdown()
+        return state, took
+
+    try:
+        state, took = run_on_qt_loop(qapp, scenario)
+    finally:
+        QApplication.processEvents()
+        close_window(window)
+    assert state["status"] == "cancelled" and took < 5
+    assert state["nodes"]["after"]["status"] == "pending"
