@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.store import NotFound, RoutineStats, RunSummary
+from app.store.runs import DayCount
 
 if TYPE_CHECKING:
     from app.engine.session import EngineSession
@@ -38,6 +40,18 @@ class Synced:
 
     changed: int
     lost: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingApproval:
+    """A ``core.approval`` node of a run that waits for a person (the tray's menu line)."""
+
+    run_id: str
+    routine_id: str
+    routine_name: str
+    node_id: str
+    prompt: str
+    since: datetime | None = None
 
 
 class RunHistory:
@@ -65,6 +79,41 @@ class RunHistory:
 
     def stats(self, routine_id: str | None = None, days: float = 30) -> list[RoutineStats]:
         return self.store.stats(routine_id, days)
+
+    def runs_per_day(self, routine_id: str | None = None, days: int = 30) -> list[DayCount]:
+        """Runs started on each of the last ``days`` local calendar days, oldest first."""
+        return self.store.runs_per_day(routine_id, days)
+
+    def waiting_approvals(self, limit: int = 50) -> list[WaitingApproval]:
+        """Every approval node the store shows waiting, oldest run first."""
+        names = {r.id: r.name for r in self.store.routines()}
+        found = []
+        for run in reversed(self.list(status="waiting", limit=limit)):
+            try:
+                state = self.store.run_state(run.id)
+            except NotFound:
+                continue
+            for node_id, node in (state.get("nodes") or {}).items():
+                if node.get("status") == "waiting":
+                    found.append(WaitingApproval(
+                        run.id, run.routine_id, names.get(run.routine_id, run.routine_id),
+                        node_id, str(node.get("prompt") or ""),
+                        _parsed(node.get("started_at")) or run.started_at))
+        return found
+
+    async def refresh_unfinished(self, engine: EngineSession, limit: int = 10) -> None:
+        """Bring the newest runs the store shows as running, waiting or paused up to date
+        now (the tray's refresh, between the minute's syncs), each within a few seconds."""
+        if engine is None or engine.client is None:
+            return
+        ids = [run.id for status in ("waiting", "running", "paused")
+               for run in self.list(status=status, limit=limit)][:limit]
+
+        async def one(run_id: str) -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.refresh(engine, run_id), STATE_WAIT_S)
+
+        await asyncio.gather(*(one(run_id) for run_id in ids))
 
     def test_input(self, routine_id: str) -> Any:
         """Run Now's input for the routine: the one saved for it, else its last run's."""
@@ -250,3 +299,11 @@ class RunHistory:
                                            rerun_of=run_id, reuse=reuse)
         return await self.app.run_in(engine, loaded, recorded["trigger"], source="rerun",
                                      rerun_of=run_id, reuse=reuse, **run)
+
+
+def _parsed(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    with contextlib.suppress(ValueError):
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+    return None

@@ -52,3 +52,36 @@ def test_tooltip_names_the_next_run_and_what_needs_attention():
     assert f"Next: Soon at {when(soon)}" in text
     assert "Needs attention: Hook" in text
     assert tooltip([], "ok") == "Kianax\nNo active routines"
+
+
+def approval(routine: str = "Buy shares", prompt: str = "Buy 3 shares?", run: str = "r1",
+             node_id: str = "ask"):
+    from app.run_history import WaitingApproval
+
+    return WaitingApproval(run, routine.lower(), routine, node_id, prompt)
+
+
+def test_a_waiting_approval_is_a_menu_line_a_badge_and_a_header():
+    from app.ui.tray import approval_badge, approval_line, approval_notice, menu_header
+
+    assert approval_line(approval()) == "Approve? Buy shares: Buy 3 shares?"
+    assert approval_line(approval(prompt="  ")) == "Approve? Buy shares: node ask"
+    long = approval_line(approval(prompt="Ship\nit " + "x" * 200))
+    assert long.startswith("Approve? Buy shares: Ship it x") and long.endswith("…")
+    assert "\n" not in long and len(long) < 100
+    assert approval_badge([]) == ""
+    assert approval_badge([approval()] * 3) == "3"
+    assert approval_badge([approval()] * 12) == "9+"
+    assert menu_header("failed", []) == "Kianax — the last run failed"
+    assert menu_header("failed", [approval()]) == "Kianax — 1 approval waiting"
+    assert menu_header("ok", [approval(), approval(run="r2")]) == "Kianax — 2 approvals waiting"
+    title, message = approval_notice(approval())
+    assert title == "Buy shares waits for your approval" and message.startswith("Buy 3 shares?")
+
+
+def test_tooltip_names_the_routines_waiting_for_approval():
+    text = tooltip([view(last="failed")], "failed",
+                   [approval(), approval(run="r2"), approval("Alpha", run="r3")])
+    assert "Waiting for approval: Alpha, Buy shares" in text
+    assert "Needs attention: Orders" in text
+    assert "approval" not in tooltip([view()], "ok")

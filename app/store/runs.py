@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -61,6 +61,20 @@ class RoutineStats:
                 "failed": self.failed, "cancelled": self.cancelled,
                 "success_rate": self.success_rate, "p50_s": self.p50_s, "p95_s": self.p95_s,
                 "failures": self.failures}
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """One day's runs of a routine (the Insights chart's bar)."""
+
+    day: date
+    runs: int
+    completed: int
+    failed: int
+
+    @property
+    def other(self) -> int:  # cancelled, running, waiting, paused
+        return self.runs - self.completed - self.failed
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -301,6 +315,33 @@ class RunHistory:
                 round((completed or 0) / finished, 4) if finished else None,
                 percentile(ordered, 0.5), percentile(ordered, 0.95), failures.get(rid, [])))
         return result
+
+
+    def runs_per_day(self, routine_id: str | None = None, days: int = 30,
+                     until: datetime | None = None, tz: tzinfo | None = None) -> list[DayCount]:
+        """Runs started on each of the last ``days`` calendar days (in ``tz``, the local
+        zone by default), oldest first, days without runs included."""
+        end = (until.astimezone(tz) if until is not None and until.tzinfo else
+               (until.replace(tzinfo=UTC).astimezone(tz) if until is not None
+                else datetime.now(UTC).astimezone(tz)))
+        first = end.date() - timedelta(days=days - 1)
+        start = datetime.combine(first, datetime.min.time(), end.tzinfo).astimezone(UTC) \
+            .replace(tzinfo=None)
+        where = [RunRow.started_at >= start,
+                 RunRow.started_at <= end.astimezone(UTC).replace(tzinfo=None)]
+        if routine_id:
+            where.append(RunRow.routine_id == routine_id)
+        counts = {first + timedelta(days=i): [0, 0, 0] for i in range(days)}
+        with self._session() as session:
+            for started, status in session.execute(
+                    select(RunRow.started_at, RunRow.status).where(*where)):
+                day = started.replace(tzinfo=UTC).astimezone(end.tzinfo).date()
+                if day in counts:
+                    entry = counts[day]
+                    entry[0] += 1
+                    entry[1] += status == "completed"
+                    entry[2] += status == "failed"
+        return [DayCount(day, *entry) for day, entry in counts.items()]
 
 
 def _in_document_order(session: Session, row: RunRow) -> list[RunNodeRow]:

@@ -65,6 +65,10 @@ def build_actions(w: MainWindow) -> None:
     action(w, "Add node…", lambda: w.view.quickAddRequested.emit(
         w.view.mapToGlobal(w.view.viewport().rect().center()),
         w.view.mapToScene(w.view.viewport().rect().center())), None, view)
+    action(w, "&Insights…", lambda: w.show_insights(w.library.current_id()
+                                                     or w.editor.routine.id),
+           "Ctrl+Shift+I", view, "Runs per day, success rate, p50/p95 duration and the top "
+           "failure reasons of a routine")
 
     settings = bar.addMenu("&Settings")
     action(w, "&Connection…", w.show_connection, None, settings,
@@ -119,6 +123,7 @@ def build_actions(w: MainWindow) -> None:
                        ("Rename…", w.rename_routine),
                        ("Activate", lambda: w._library_set_active(True)),
                        ("Deactivate", lambda: w._library_set_active(False)),
+                       ("Insights…", lambda: w.show_insights(w.library.current_id())),
                        ("Delete…", w.delete_routine),
                        ("Export…", w.export_file)):
         w.library.list.addAction(action(w, text, slot))

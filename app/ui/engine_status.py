@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QDialog
 
 from app.routine import RoutineInvalid
+from app.run_history import WaitingApproval
 from app.runtime import READY, STARTING, UNAVAILABLE, EngineState, Runtime
 from app.services import ActiveView, UserError
+from app.ui.tray import approval_notice
 from app.ui.webhooks_dialog import WebhooksDialog
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ class EngineStatus:
     engine_label: QLabel
     overview_timer: QTimer
     active_views: list[ActiveView]
+    approvals: list[WaitingApproval]
+    _notified: set[tuple[str, str]]
     running: bool
     _tasks: set[asyncio.Task[Any]]
 
@@ -112,13 +116,52 @@ class EngineStatus:
         self.spawn(self.refresh_overview())
 
     async def refresh_overview(self) -> None:
-        """Feed the tray: next runs, last statuses, trigger problems."""
+        """Feed the tray: next runs, last statuses, trigger problems, waiting approvals."""
         try:
             self.active_views = await self.runtime.overview()
         except Exception:
             log.exception("reading the active routines' state failed")
             return
-        self.tray.update(self.active_views, self.running)
+        await self.refresh_approvals(update_tray=False)
+        self.tray.update(self.active_views, self.running, self.approvals)
+
+    async def refresh_approvals(self, update_tray: bool = True) -> None:
+        """The runs waiting for a person, brought up to date with the engine (between the
+        runtime's minute syncs); each new one is announced once."""
+        try:
+            if self.runtime.engine is not None:
+                await self.services.history.refresh_unfinished(self.runtime.engine)
+            approvals = self.services.history.waiting_approvals()
+        except Exception:
+            log.exception("reading the waiting approvals failed")
+            return
+        self.approvals = approvals
+        for approval in approvals:
+            key = (approval.run_id, approval.node_id)
+            if key not in self._notified:
+                self._notified.add(key)
+                self.notify(*approval_notice(approval))
+        if update_tray:
+            self.tray.update(self.active_views, self.running, self.approvals)
+
+    async def decide_approval(self, run_id: str, node_id: str, approved: bool,
+                              comment: str = "") -> None:
+        """Approve or reject from the tray (or a run's view) on this runtime's engine."""
+        import getpass
+
+        verb = "approve" if approved else "reject"
+        try:
+            if self.runtime.engine is None:
+                raise UserError(self.runtime.error or "the engine is still starting")
+            done = await self.services.history.command(
+                self.runtime.engine, verb, run_id, node_id, comment, getpass.getuser())
+        except Exception as exc:
+            log.info("%s %s failed: %s", verb, run_id, exc)
+            self.notify(f"Could not {verb} run {run_id}", str(exc))
+            await self.refresh_approvals()
+            return
+        self.statusBar().showMessage(done[0].upper() + done[1:], 8000)
+        await self.refresh_overview()
 
     async def _triggers_changed(self) -> None:
         await self.runtime.triggers_changed()
@@ -139,6 +182,15 @@ class EngineStatus:
             message = (state.get("error") or {}).get("message", state["status"])
             self.notify(f"{routine_id} {state['status']}", message)
 
+    def open_waiting_run(self, run_id: str, routine_id: str) -> None:
+        """Open from a tray approval line: the window, the routine, and the run where the
+        window has a way to show one."""
+        self.bring_to_front()  # type: ignore[attr-defined]
+        runs_view = getattr(self, "runs_view", None)  # the Runs dock, where there is one
+        if runs_view is None or not runs_view.open_run(run_id):
+            self.open_routine(routine_id)  # type: ignore[attr-defined]
+        self.statusBar().showMessage(f"Run {run_id} waits for your approval", 8000)
+
     async def pause_all(self, paused: bool) -> None:
         try:
             await self.runtime.set_all_paused(paused)
@@ -154,6 +206,14 @@ class EngineStatus:
         one, else in the status bar."""
         if not self.tray.notify(title, message):
             self.statusBar().showMessage(f"{title}: {message}", 10000)
+
+    def show_insights(self, routine_id: str | None = None) -> QDialog:
+        """View ▸ Insights: runs per day, success rate, p50/p95, top failure reasons."""
+        from app.ui.insights import InsightsDialog  # loads QtCharts only when asked
+
+        dialog = InsightsDialog(self.services, routine_id, self)  # type: ignore[arg-type]
+        dialog.open()
+        return dialog
 
     def show_webhooks(self) -> QDialog:
         dialog = WebhooksDialog(self.services, self)  # type: ignore[arg-type]

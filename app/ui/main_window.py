@@ -53,6 +53,8 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, QMainWindow):
         self.services = services
         self.runtime = self._make_runtime()
         self.active_views: list[ActiveView] = []
+        self.approvals: list[Any] = []  # WaitingApproval: what the tray offers to decide
+        self._notified: set[tuple[str, str]] = set()
         self.version: int | None = None
         self.last_run: dict[str, Any] | None = None
         self.running = False
@@ -113,6 +115,9 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, QMainWindow):
         self.tray.runNowRequested.connect(lambda rid: self.spawn(self.run_detached(rid)))
         self.tray.openRoutineRequested.connect(self._open_from_tray)
         self.tray.pauseAllRequested.connect(lambda paused: self.spawn(self.pause_all(paused)))
+        self.tray.approvalDecided.connect(
+            lambda run_id, node_id, ok: self.spawn(self.decide_approval(run_id, node_id, ok)))
+        self.tray.openRunRequested.connect(self.open_waiting_run)
         if Tray.available():
             self.tray.show()
         self.overview_timer = QTimer(self)
