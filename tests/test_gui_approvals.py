@@ -89,6 +89,10 @@ def test_a_waiting_approval_is_in_the_tray_and_approving_there_finishes_the_run(
                           "menu.")]
         save_approval_screenshot(window, line)
 
+        menu_entries(entries[line])["Open"].trigger()  # the run, read-only, in the Runs view
+        assert window.viewing_run == run_id
+        assert window.runs_dock.isVisible()
+
         menu_entries(entries[line])["Approve"].trigger()
         result["state"] = await asyncio.wait_for(outcome, 30)
         await until(lambda: not window.tray.approvals, what="the line goes away")

@@ -187,6 +187,8 @@ class EngineStatus:
         window has a way to show one."""
         self.bring_to_front()  # type: ignore[attr-defined]
         runs_view = getattr(self, "runs_view", None)  # the Runs dock, where there is one
+        if runs_view is not None:
+            self.show_runs()  # type: ignore[attr-defined]
         if runs_view is None or not runs_view.open_run(run_id):
             self.open_routine(routine_id)  # type: ignore[attr-defined]
         self.statusBar().showMessage(f"Run {run_id} waits for your approval", 8000)
