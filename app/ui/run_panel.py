@@ -139,9 +139,15 @@ class RunPanel:
 
     def show_runs(self) -> None:
         """View ▸ Runs (Ctrl+R): the Runs dock, raised and focused on its table."""
+        from PySide6.QtCore import Qt
+
+        shown = self.runs_view.isVisible()
         self.runs_dock.show()
-        self.runs_dock.raise_()
-        self.runs_view.reload()
+        self.runs_dock.raise_()  # coming into view, it reads the runs (showEvent)
+        if self.runs_dock.height() < 260:
+            self.resizeDocks([self.runs_dock], [300], Qt.Orientation.Vertical)
+        if shown:
+            self.runs_view.reload()
         self.runs_view.table.setFocus()
 
     def show_run(self, routine: Routine, version: int | None, state: dict[str, Any]) -> bool:
@@ -258,3 +264,4 @@ class RunPanel:
         def _show(self, routine: Routine, version: int | None) -> None: ...
         def _confirm_discard(self) -> bool: ...
         def _update_title(self) -> None: ...
+        def resizeDocks(self, docks: Any, sizes: Any, orientation: Any) -> None: ...

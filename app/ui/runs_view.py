@@ -145,6 +145,7 @@ class RunsView(QWidget):
         self.window_ = window
         self.services = window.services
         self.loaded: list[Any] = []  # the store's answer for routine/status/source
+        self._refreshing = False
         self.hit_limit = False
 
         self.routine = _combo("All routines", [])
@@ -186,9 +187,8 @@ class RunsView(QWidget):
         self.opened.setObjectName("runs.opened")
         self.buttons: dict[str, QPushButton] = {}
         actions = QHBoxLayout()
-        actions.addWidget(self.opened, 1)
-        self.comment = QLineEdit(placeholderText="Comment (approve / reject)")
-        self.comment.setMaximumWidth(220)
+        self.comment = QLineEdit(placeholderText="Comment for approve / reject")
+        self.comment.setMinimumWidth(200)
         for key, text, slot in (
                 ("stop", "Stop", lambda: self.command("cancel")),
                 ("pause", "Pause", lambda: self.command("pause")),
@@ -200,6 +200,10 @@ class RunsView(QWidget):
                 ("retry", "Retry from here", self.retry_from_here),
                 ("input", "Use this run's input", self.use_input),
                 ("close", "Close run", self.close_run)):
+            if key in ("comment", "rerun"):
+                actions.addSpacing(12)
+            elif key == "close":
+                actions.addStretch(1)
             if slot is None:
                 actions.addWidget(self.comment)
                 continue
@@ -213,6 +217,7 @@ class RunsView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.opened)
         layout.addLayout(actions)
 
         for combo in (self.routine, self.status, self.source):
@@ -238,6 +243,29 @@ class RunsView(QWidget):
     def tick(self) -> None:
         self.reload()
         self.follow_opened()
+        self.refresh_unfinished()
+
+    def refresh_unfinished(self) -> None:
+        """Runs the store shows unfinished ask Temporal how they stand (running, waiting for
+        a person, paused, or over), a few at a time, so the list and its buttons follow."""
+        engine = self.window_.runtime.engine
+        run_ids = [run.id for run in self.loaded if run.status in UNFINISHED][:10]
+        if engine is None or not run_ids or self._refreshing:
+            return
+        self._refreshing = True
+        self.window_.spawn(self._refresh(engine, run_ids))
+
+    async def _refresh(self, engine: Any, run_ids: list[str]) -> None:
+        try:
+            for run_id in run_ids:
+                try:
+                    await asyncio.wait_for(self.services.history.refresh(engine, run_id), 3)
+                except Exception as exc:
+                    log.info("run %s could not be refreshed: %s", run_id, exc)
+        finally:
+            self._refreshing = False
+        if self.isVisible():
+            self.reload()
 
     def reload(self) -> None:
         """Read the runs again from the store (routine, status, source filter there)."""
