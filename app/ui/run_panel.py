@@ -210,6 +210,10 @@ class RunPanel:
                                f"{human_duration(node.get('duration_s'))}")
                 label.setObjectName("run.timing")
                 box.layout().insertWidget(0, label)
+                if self.viewing_run:  # the run is what is looked at: its box comes first
+                    box.setTitle(box.title().replace("Last run", "This run"))
+                    page.layout().removeWidget(box)
+                    page.layout().insertWidget(0, box)
             elif self.viewing_run:
                 box.setEnabled(False)
 
