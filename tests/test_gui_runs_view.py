@@ -256,3 +256,48 @@ def test_runs_view_approves_a_waiting_run_with_a_comment(qapp, tmp_path, tempora
     assert state["nodes"]["ask"]["output"]["by"] == "desktop"
     assert state["nodes"]["yes"]["status"] == "completed"
     assert state["nodes"]["no"]["status"] == "skipped"
+
+
+def test_runs_view_pauses_and_resumes_a_run_and_opens_it_with_enter(qapp, tmp_path, temporal):
+    from PySide6.QtTest import QTest
+
+    window = open_window(tmp_path, temporal.info.address)
+    doc = routine([transform("before", "ready"), node("wait", "core.delay", seconds=2),
+                   transform("after", "done")],
+                  [("before", "wait"), ("wait", "after")], rid="pausable")
+    for x, item in zip((0, 260, 520), doc["nodes"], strict=True):
+        item["position"] = [x, 80]
+    window.services.store.save_routine(doc)
+    window.open_routine("pausable")
+    view = window.runs_view
+
+    async def scenario():
+        await window.start_engine()
+        window.show_runs()
+        finished = finished_future(window)
+        window.run_now()
+        await until(lambda: statuses(window).get("wait") == "running", what="the delay")
+        view.reload()
+        view.table.selectRow(0)
+        view.buttons["pause"].click()
+        await until(lambda: view.model.rows[0].status == "paused", 10, "the list: paused")
+        await asyncio.sleep(2.5)  # the delay ends; a paused run starts no new node
+        assert not finished.done()
+        assert view.buttons["resume"].isEnabled() and not view.buttons["pause"].isEnabled()
+        view.buttons["resume"].click()
+        state = await asyncio.wait_for(finished, 15)
+        await asyncio.sleep(0.1)
+        view.reload()
+        view.table.setFocus()
+        view.table.setCurrentIndex(view.model.index(0, 0))
+        QTest.keyClick(view.table, Qt.Key.Key_Return)  # Enter opens the run
+        await window.shutdown()
+        return state
+
+    try:
+        state = run_on_qt_loop(qapp, scenario)
+    finally:
+        QApplication.processEvents()
+        close_window(window)
+    assert state["status"] == "completed" and state["nodes"]["after"]["status"] == "completed"
+    assert window.viewing_run == state["run_id"]
