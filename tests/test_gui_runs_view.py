@@ -301,3 +301,30 @@ def test_runs_view_pauses_and_resumes_a_run_and_opens_it_with_enter(qapp, tmp_pa
         close_window(window)
     assert state["status"] == "completed" and state["nodes"]["after"]["status"] == "completed"
     assert window.viewing_run == state["run_id"]
+
+
+def test_use_this_runs_input_sets_run_nows_test_input(qapp, tmp_path):
+    window = open_window(tmp_path, "127.0.0.1:1")  # no engine needed
+    services = window.services
+    services.store.save_routine(dump_routine(demo_routine(fail=False)))
+    window.open_routine("gui-demo")
+    services.store.record_run_state({
+        "run_id": "gui-demo-old", "routine_id": "gui-demo", "status": "completed",
+        "started_at": "2026-01-02T10:00:00Z", "finished_at": "2026-01-02T10:00:00.040Z",
+        "nodes": {}, "result": None, "error": None, "version": 1,
+        "trigger": {"symbol": "ACME"}, "source": "cron", "rerun_of": None}, 1)
+    try:
+        window.show_runs()
+        view = window.runs_view
+        assert run_ids(window) == ["gui-demo-old"]
+        assert view.model.index(0, 4).data() == "40 ms"
+        assert view.model.index(0, 3).data() == "cron"
+        view.table.selectRow(0)
+        assert not view.buttons["stop"].isEnabled() and view.buttons["rerun"].isEnabled()
+        view.buttons["input"].click()
+        assert services.test_input("gui-demo") == {"symbol": "ACME"}
+        assert window.test_input.value() == {"symbol": "ACME"}
+        view.buttons["rerun"].click()  # no engine: refused in words, nothing thrown
+        assert "Refused" in window.statusBar().currentMessage()
+    finally:
+        close_window(window)

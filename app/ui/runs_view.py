@@ -75,6 +75,10 @@ class RunsModel(QAbstractTableModel):
         self.rows: list[Any] = []  # RunSummary, newest first
 
     def set_rows(self, rows: list[Any]) -> None:
+        if rows == self.rows:  # the 2-s refresh, nothing new: keep selection and scroll
+            if rows:  # running durations still move
+                self.dataChanged.emit(self.index(0, 4), self.index(len(rows) - 1, 4))
+            return
         self.beginResetModel()
         self.rows = rows
         self.endResetModel()
