@@ -17,8 +17,6 @@ from typing import Any
 
 MAX_PAYLOAD_BYTES = 1_500_000
 MAX_STATE_BYTES = 1_900_000
-# A value this large or smaller is never shortened in the state query.
-KEEP_BYTES = 4_096
 
 
 def json_size(value: Any, limit: int = MAX_STATE_BYTES) -> int:
@@ -58,9 +56,11 @@ def describe_size(size: int) -> str:
 
 
 def shortened(value: Any, size: int) -> dict[str, Any]:
-    """What the state query shows in place of a value too large to carry."""
+    """What the state query shows in place of a value too large to carry (``size`` is
+    where measuring stopped: the value is at least that large)."""
     return {"$truncated": True, "size": size,
-            "message": f"{describe_size(size)} value, too large to show in the run state"}
+            "message": f"a value of {describe_size(size)} or more, too large to show in the "
+                       "run state"}
 
 
 def _seconds_between(started: str | None, finished: str | None) -> float | None:
@@ -186,17 +186,22 @@ class RunState:
 
 
 def bounded_nodes(nodes: dict[str, NodeState], budget: int = MAX_STATE_BYTES) -> dict[str, Any]:
-    """``nodes`` as dicts, with the largest inputs and outputs shortened until the total fits
-    in ``budget`` bytes of JSON, so the state query never exceeds Temporal's limit."""
+    """``nodes`` as dicts whose inputs and outputs fit, together, in ``budget`` bytes of JSON,
+    so the state query never exceeds Temporal's limit; a value that does not fit in what
+    is left is shown shortened. Measuring is bounded too (it runs inside a query, under the
+    2-s deadlock detector): at most twice ``budget`` is walked in all, and values past
+    that are shortened unmeasured."""
     records = {node_id: run.to_dict() for node_id, run in nodes.items()}
-    sizes = [(json_size(record[key], budget), node_id, key)
-             for node_id, record in records.items() for key in ("input", "output")]
-    total = sum(size for size, _, _ in sizes)
-    for size, node_id, key in sorted(sizes, reverse=True):
-        if total <= budget or size <= KEEP_BYTES:
-            break
-        records[node_id][key] = shortened(records[node_id][key], size)
-        total -= size
+    remaining, walk = budget, 2 * budget
+    for record in records.values():
+        for key in ("input", "output"):
+            cap = min(remaining, walk)
+            size = json_size(record[key], cap)
+            walk -= min(size, cap)
+            if size > cap:
+                record[key] = shortened(record[key], size)
+            else:
+                remaining -= size
     return records
 
 
