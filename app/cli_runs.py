@@ -23,6 +23,7 @@ from app.cli import (
     _progress_printer,
     _run_async,
 )
+from app.routine.runstate import duration_text
 from app.services import Kianax, LoadedRoutine, UserError
 
 STATUSES = ("running", "waiting", "paused", "completed", "failed", "cancelled")
@@ -74,20 +75,6 @@ def add_parsers(sub: Any, server_option: Callable[[argparse.ArgumentParser], Non
 
 
 # Formatting
-
-
-def duration_text(seconds: float | None) -> str:
-    """As a person reads it: 40 ms, 1.25 s, 2 min 05 s."""
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _when(text: str | None) -> str:

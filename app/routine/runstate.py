@@ -63,6 +63,20 @@ def shortened(value: Any, size: int) -> dict[str, Any]:
                        "run state"}
 
 
+def duration_text(seconds: float | None, missing: str = "-") -> str:
+    """A duration as a person reads it: 40 ms, 1.25 s, 2 min 05 s, 1 h 02 min."""
+    if seconds is None:
+        return missing
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def _seconds_between(started: str | None, finished: str | None) -> float | None:
     """``finished - started`` in seconds, for two ISO times; None when either is missing."""
     if not started or not finished:

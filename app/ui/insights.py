@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.routine.runstate import duration_text as format_duration
 from app.services import Kianax
 
 PERIODS = (("Last 7 days", 7), ("Last 14 days", 14), ("Last 30 days", 30))
@@ -42,17 +43,9 @@ COLOURS = {"completed": "#2b8a3e", "failed": "#e03131", "other": "#adb5bd"}
 
 
 def duration_text(seconds: float | None) -> str:
-    """As a person reads it: 40 ms, 1.25 s, 2 min 05 s; "–" before any finished run."""
-    if seconds is None:
-        return "–"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+    """As a person reads it; "–" before any finished run."""
+    return format_duration(seconds, "–")
+
 
 
 def summary(stats: Any | None) -> dict[str, str]:
