@@ -81,6 +81,9 @@ class Plugin:
     evaluate: Evaluate | None = None
     execute: Execute | None = None
     dynamic_outputs: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
+    needs_trust: bool = False
+    """True for plugins that can touch the machine (run programs, read or write files,
+    send mail): a routine from a file that uses one runs only once the user trusts it."""
 
     def output_ports(self, config: Mapping[str, Any]) -> tuple[str, ...]:
         """Output ports for a node with this ``config`` (a switch has one per case)."""

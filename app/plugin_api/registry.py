@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 from collections.abc import Iterable, Iterator
@@ -12,6 +13,11 @@ from app.plugin_api import Plugin
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "kianax.plugins"
+BUILTIN_MODULES: tuple[str, ...] = (
+    "plugins.core",
+    "plugins.http",
+)
+"""The built-in plugin families, one module each (each defines ``PLUGINS``)."""
 
 
 class PluginRegistry:
@@ -45,9 +51,8 @@ class PluginRegistry:
 
 
 def builtin_plugins() -> list[Plugin]:
-    from plugins import core, http
-
-    return [*core.PLUGINS, *http.PLUGINS]
+    return [plugin for name in BUILTIN_MODULES
+            for plugin in importlib.import_module(name).PLUGINS]
 
 
 def discover(plugin_dir: Path | None = None) -> PluginRegistry:
@@ -56,9 +61,8 @@ def discover(plugin_dir: Path | None = None) -> PluginRegistry:
     A plugin that fails to load is reported in ``load_errors`` instead of stopping Kianax.
     """
     registry = PluginRegistry(builtin_plugins())
-    builtin_modules = {"plugins.core", "plugins.http"}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.module in builtin_modules:
+        if ep.module in BUILTIN_MODULES:
             continue
         try:
             registry.add_all(ep.load(), origin=f"entry point {ep.name}")
