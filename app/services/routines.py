@@ -1,0 +1,119 @@
+"""Routines as the user handles them: files and stored versions, checked and imported."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.paths import Paths
+from app.plugin_api.registry import PluginRegistry
+from app.routine import FORMAT, Problem, Routine, RoutineInvalid, dump_routine
+from app.routine.document import decode
+from app.routine.validation import validate_document
+from app.services.errors import UserError
+from app.store import NotFound, Store
+
+if TYPE_CHECKING:
+    from app.engine.session import EngineSession
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRoutine:
+    document: dict[str, Any]
+    version: int | None  # None when read from a file rather than the store
+    source: str
+
+
+class Library:
+    """Routines: read, checked, stored, exported."""
+
+    paths: Paths
+    store: Store
+    plugins: PluginRegistry
+
+    def check(self, document: Any) -> tuple[Routine | None, list[Problem]]:
+        """Every problem of a decoded document, each with its place."""
+        return validate_document(document, {p.id: p for p in self.plugins})
+
+    def read_file(self, path: Path) -> dict[str, Any]:
+        """Decode a routine file; JSON syntax errors become problems with line and column."""
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise UserError(f"no such file: {path}") from None
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror}") from None
+        return decode(text)
+
+    def load(self, reference: str) -> LoadedRoutine:
+        """A routine by file path or by id in the store (a path wins when both exist)."""
+        path = Path(reference).expanduser()
+        if path.suffix == ".json" or path.exists():
+            return LoadedRoutine(self.read_file(path), None, str(path))
+        try:
+            document, version = self.store.routine(reference)
+        except NotFound as exc:
+            raise UserError(f"{exc}, and no file {reference!r} exists") from None
+        except ValueError as exc:  # a stored document that no longer decodes (edited by hand)
+            raise UserError(f"the stored routine {reference!r} in {self.paths.store} is "
+                            f"damaged ({exc}); restore a backup with `kianax store restore` "
+                            "or import the routine again") from None
+        if not isinstance(document, dict):
+            raise UserError(f"the stored routine {reference!r} in {self.paths.store} is "
+                            "damaged (not a routine document); restore a backup with `kianax "
+                            "store restore` or import the routine again")
+        return LoadedRoutine(document, version, f"{reference} v{version}")
+
+    def validated(self, loaded: LoadedRoutine) -> Routine:
+        routine, problems = self.check(loaded.document)
+        if problems or routine is None:
+            raise RoutineInvalid(problems)
+        return routine
+
+    def import_file(self, path: Path) -> tuple[str, int]:
+        """Validate and store a routine file as a new version; invalid files are refused."""
+        routine = self.validated(LoadedRoutine(self.read_file(path), None, str(path)))
+        return routine.id, self.store.save_routine(dump_routine(routine))
+
+    def save(self, routine: Routine) -> int:
+        """Store the routine as its next version (drafts with problems are allowed)."""
+        return self.store.save_routine(dump_routine(routine))
+
+    async def delete(self, routine_id: str, engine: EngineSession | None = None) -> None:
+        """Delete the routine and its versions (runs are kept); an active trigger goes first,
+        so no schedule keeps starting a routine that no longer exists."""
+        if self.is_active(routine_id):
+            await self.deactivate(routine_id, engine)
+        self.store.delete_routine(routine_id)
+
+    def new_routine_id(self, base: str) -> str:
+        taken = {r.id for r in self.store.routines()}
+        stem = re.sub(r"[^a-z0-9_-]+", "-", base.lower()).strip("-")[:56] or "routine"
+        candidate, number = stem, 2
+        while candidate in taken:
+            candidate, number = f"{stem}-{number}", number + 1
+        return candidate
+
+    def export(self, routine_id: str) -> dict[str, Any]:
+        try:
+            document, _ = self.store.routine(routine_id)
+        except NotFound as exc:
+            raise UserError(str(exc)) from None
+        return {"format": FORMAT, **document}
+
+    def routines(self) -> list[Any]:
+        """The stored routines (summaries), for the library and `kianax list`."""
+        return self.store.routines()
+
+    def has_routine(self, routine_id: str) -> bool:
+        return self.store.has_routine(routine_id)
+
+    def stored(self, routine_id: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        """The routine's stored document of ``version`` (default: the latest) and its version;
+        KeyError when unknown."""
+        return self.store.routine(routine_id, version)
+
+    def active_routines(self) -> dict[str, tuple[dict[str, Any], int]]:
+        return self.store.active_routines()

@@ -1,0 +1,114 @@
+"""Running routines once (Run Now, the CLI) and recording every run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from app.routine import dump_routine
+from app.run_history import RunHistory
+from app.services.engine_access import EngineAccess
+from app.services.routines import LoadedRoutine
+
+if TYPE_CHECKING:
+    from app.engine.session import EngineSession, Started
+
+log = logging.getLogger(__name__)
+
+
+class Running(EngineAccess):
+    """Runs: started, awaited and recorded in the store."""
+
+    history: RunHistory
+
+    async def run(self, loaded: LoadedRoutine, trigger: Any = None, server: str | None = None,
+                  on_event: Callable[[dict[str, Any]], None] | None = None,
+                  on_started: Callable[[Started], None] | None = None,
+                  source: str = "cli") -> dict[str, Any]:
+        """Validate, run once on a new engine session, record the run, return its state."""
+        self.validated(loaded)
+        async with self.engine(server) as engine:
+            return await self.run_in(engine, loaded, trigger, on_event, on_started,
+                                     source=source)
+
+    async def start_in(self, engine: EngineSession, loaded: LoadedRoutine, trigger: Any = None,
+                       source: str = "cli", rerun_of: str | None = None,
+                       reuse: dict[str, Any] | None = None) -> str:
+        """Validate and start a run without waiting (``--detach``): a worker executes it.
+        Recorded as running; its end is recorded by the next sync of the run history."""
+        routine = self.validated(loaded)
+        handle = await engine.start(dump_routine(routine), trigger, loaded.version,
+                                    **_run_options(source, rerun_of, reuse))
+        self.store.record_run_started(handle.id, routine.id, loaded.version, trigger,
+                                      source=source, rerun_of=rerun_of)
+        return str(handle.id)
+
+    async def sync_runs(self, engine: EngineSession) -> Any:
+        """Bring the run history in line with Temporal (see app.run_history): call when an
+        engine session opens, and every minute in a long-running process."""
+        return await self.history.sync(engine)
+
+    async def run_in(self, engine: EngineSession, loaded: LoadedRoutine, trigger: Any = None,
+                     on_event: Callable[[dict[str, Any]], None] | None = None,
+                     on_started: Callable[[Started], None] | None = None,
+                     source: str = "cli", rerun_of: str | None = None,
+                     reuse: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate and run once on an open engine session; the run is recorded in the store
+        with its ``source`` (manual: the desktop's Run Now, cli, rerun, ...)."""
+        routine = self.validated(loaded)
+        run_ids: list[str] = []
+
+        def started(info: Started) -> None:
+            run_ids.append(info.run_id)
+            self.store.record_run_started(info.run_id, routine.id, loaded.version, trigger,
+                                          source=source, rerun_of=rerun_of)
+            if on_started is not None:
+                on_started(info)
+
+        try:
+            state = await engine.run(dump_routine(routine), trigger, loaded.version, on_event,
+                                     started, **_run_options(source, rerun_of, reuse))
+        except asyncio.CancelledError:
+            # Ctrl+C or a quit: the engine asked Temporal to cancel the run; record how it
+            # ended so the store never says "running" for a run that is over.
+            if run_ids:
+                await asyncio.shield(self._record_when_ended(engine, run_ids[0],
+                                                             loaded.version))
+            raise
+        self.store.record_run_state(state, loaded.version)
+        return state
+
+    async def _record_when_ended(self, engine: EngineSession, run_id: str,
+                                 version: int | None, within_s: float = 10.0) -> None:
+        try:
+            state = await asyncio.wait_for(engine.outcome(run_id), within_s)
+        except Exception as exc:  # the engine is going away: the next start reconciles it
+            log.warning("could not learn how run %s ended: %s", run_id, exc)
+            return
+        self.store.record_run_state(state, version)
+
+    def test_input(self, routine_id: str) -> Any:
+        """Run Now's test input for the routine (kept in the store, not the document); when
+        none was saved, the input of the routine's last run; else None."""
+        saved = self.store.test_input(routine_id)
+        if saved is not None:
+            return saved
+        latest = self.store.runs(routine_id, 1)
+        return self.store.run_state(latest[0].id).get("trigger") if latest else None
+
+    def set_test_input(self, routine_id: str, value: Any) -> None:
+        self.store.set_test_input(routine_id, value)
+
+    def runs(self, routine_id: str | None = None, limit: int = 50) -> list[Any]:
+        return self.store.runs(routine_id, limit)
+
+
+def _run_options(source: str, rerun_of: str | None,
+                 reuse: dict[str, Any] | None) -> dict[str, Any]:
+    """start_run's keyword arguments for who started a run and what it reuses."""
+    options: dict[str, Any] = {"source": source, "rerun_of": rerun_of}
+    if reuse:
+        options["reuse"] = reuse
+    return options

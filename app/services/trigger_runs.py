@@ -1,0 +1,70 @@
+"""How runs that triggers start are launched and recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from app.routine.document import trigger_of
+from app.store import Store
+from app.triggers import ActiveRoutine
+
+if TYPE_CHECKING:
+    from app.engine.session import EngineSession
+
+log = logging.getLogger(__name__)
+
+
+class TriggerRuns:
+    """The triggers' launcher: starts runs on an open engine and records each in the store,
+    start and end, like runs started from the app or the CLI."""
+
+    def __init__(self, store: Store, engine: EngineSession,
+                 on_run: Callable[[str, str], None] | None = None):
+        self.store = store
+        self.engine = engine
+        self.on_run = on_run
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    async def launch(self, routine: ActiveRoutine, payload: Any, source: str | None = None,
+                     ) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+        """Start a run; ``source`` defaults to the routine's trigger type (the tray's Run Now
+        says ``manual``)."""
+        source = source or str(trigger_of(routine.document).get("type") or "manual")
+        run_id, outcome = await self.engine.launch(routine.document, payload, routine.version,
+                                                   source=source)
+        self.store.record_run_started(run_id, routine.id, routine.version, payload,
+                                      source=source)
+        if self.on_run is not None:
+            self.on_run(routine.id, run_id)
+        return run_id, self._follow(outcome, routine.version)
+
+    def adopt(self, run_id: str, version: int | None) -> None:
+        """Record the end of a run the store still shows as running (Kianax quit while it
+        ran, or another process started it): it went on in Temporal meanwhile."""
+        self._follow(self.engine.outcome(run_id), version, quiet=True)
+
+    def _follow(self, outcome: asyncio.Future[dict[str, Any]], version: int | None,
+                quiet: bool = False) -> asyncio.Future[dict[str, Any]]:
+        recorded = asyncio.ensure_future(self._record(outcome, version, quiet))
+        self._pending.add(recorded)
+        recorded.add_done_callback(self._pending.discard)
+        return recorded
+
+    async def close(self) -> None:
+        for pending in list(self._pending):
+            pending.cancel()
+
+    async def _record(self, outcome: asyncio.Future[dict[str, Any]], version: int | None,
+                      quiet: bool = False) -> dict[str, Any]:
+        try:
+            state = await outcome
+        except Exception as exc:
+            if not quiet:
+                raise
+            log.info("the end of an earlier run is unknown here: %s", exc)
+            return {}
+        self.store.record_run_state(state, version)
+        return state
