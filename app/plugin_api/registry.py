@@ -16,6 +16,10 @@ ENTRY_POINT_GROUP = "kianax.plugins"
 BUILTIN_MODULES: tuple[str, ...] = (
     "plugins.core",
     "plugins.http",
+    "plugins.llm",
+    "plugins.notify",
+    "plugins.shell",
+    "plugins.code",
 )
 """The built-in plugin families, one module each (each defines ``PLUGINS``)."""
 
