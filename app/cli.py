@@ -7,21 +7,26 @@ Errors reach the user as one sentence on stderr (what, where, what to do);
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import getpass
 import json
 import logging
 import os
-import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from app import __version__
+from app import __version__, cli_admin, cli_engine, cli_runs
+from app.cli_common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    _print_outcome,
+    _print_table,
+    _progress_printer,
+    _run_async,
+)
 from app.logs import setup_logging
 from app.paths import Paths, default_paths, private_umask
 from app.resources import sample
@@ -30,10 +35,7 @@ from app.routine.document import trigger_of
 from app.routine.payload import PayloadError, parse_payload
 from app.runtime.admin import LOCAL_TYPES, StoreError, backup, curl_example
 from app.services import Kianax, LoadedRoutine, UserError
-from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
-from app.vault import validate as validate_credential
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 SELF_TEST_SAMPLE = "order-triage.json"
 log = logging.getLogger("kianax.cli")
 
@@ -97,30 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=text)
         command.add_argument("id")
         server_option(command)
-    cred = sub.add_parser("credential", help="named credentials (secrets in the OS keyring)")
-    cred_sub = cred.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = cred_sub.add_parser("add", help="create or replace; the secret is read from stdin "
-                              "or prompted, never from the command line")
-    add.add_argument("name")
-    add.add_argument("--kind", required=True, choices=sorted(KINDS))
-    add.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
-                     help="a non-secret field, e.g. --field username=alice")
-    rotate = cred_sub.add_parser("rotate", help="replace the secret (stdin or prompt)")
-    rotate.add_argument("name")
-    listing = cred_sub.add_parser("list", help="names, kinds and non-secret fields")
-    listing.add_argument("--json", action="store_true")
-    remove = cred_sub.add_parser("rm", help="delete from the keyring and the store")
-    remove.add_argument("name")
-
-    store = sub.add_parser("store", help="the store's backups: list, take one, restore one")
-    store_sub = store.add_subparsers(dest="action", metavar="ACTION", required=True)
-    store_sub.add_parser("backups", help="the backups kept, newest first")
-    store_sub.add_parser("backup", help="take a backup now")
-    restore = store_sub.add_parser("restore", help="replace the store with the newest (or the "
-                                   "named) backup; the replaced file is kept beside it")
-    restore.add_argument("backup", nargs="?", metavar="BACKUP",
-                         help="a name from `kianax store backups` (default: the newest good one)")
-    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    cli_admin.add_parsers(sub)  # credential, store
 
     selftest = sub.add_parser("self-test", help="start engine and worker, run a sample routine")
     server_option(selftest)
@@ -139,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return _open_desktop(paths, args.quit_after)
     if args.command == "store":  # works on a damaged store: no Kianax opened
         try:
-            return cmd_store(paths.ensure(), args)
+            return cli_admin.cmd_store(paths.ensure(), args)
         except (StoreError, backup.RestoreError, OSError) as exc:
             return _fail(args, _sentence(exc), log_file)
     handler = COMMANDS[args.command]
@@ -207,28 +186,6 @@ def _print_problems(exc: RoutineInvalid, where: Any) -> None:
         print(f"  {problem}", file=sys.stderr)
 
 
-def _run_async(coroutine: Coroutine[Any, Any, Any], stopped: int = 130) -> Any:
-    """Run on a fresh loop; SIGTERM unwinds like Ctrl+C so workers and servers stop in order.
-
-    ``stopped`` is the exit code when a signal ends the command: 0 for services (a worker
-    or server is meant to run until stopped), 130 for commands cut short.
-    """
-
-    async def guarded() -> Any:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        if task is not None and sys.platform != "win32":
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, task.cancel)
-        try:
-            return await coroutine
-        except asyncio.CancelledError:
-            print("stopped", file=sys.stderr)
-            return stopped
-
-    return asyncio.run(guarded())
-
-
 # Commands
 
 
@@ -280,13 +237,6 @@ def cmd_list(app: Kianax, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip())
-
-
 def cmd_run(app: Kianax, args: argparse.Namespace) -> int:
     trigger = None
     if args.input is not None:
@@ -320,40 +270,6 @@ async def _run_and_report(app: Kianax, loaded: LoadedRoutine, trigger: Any,
     )
 
 
-def _progress_printer(out: TextIO, width: int) -> Callable[[dict[str, Any]], None]:
-    def show(event: dict[str, Any]) -> None:
-        if event["node"] is None:
-            return
-        parts = [f"  {event['node']:<{width}}  {event['status']:<9}"]
-        if event["status"] in ("completed", "failed") and event.get("started_at"):
-            if event["attempts"] > 1:
-                parts.append(f"{event['attempts']} attempts")
-            parts.append(_duration(event["started_at"], event["finished_at"]))
-        if event.get("error"):
-            parts.append(event["error"])
-        print("  ".join(parts).rstrip(), file=out, flush=True)
-
-    return show
-
-
-def _duration(start: str | None, end: str | None) -> str:
-    if not start or not end:
-        return ""
-    seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
-               - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
-    return f"{seconds:.2f} s"
-
-
-def _print_outcome(state: dict[str, Any], out: TextIO) -> None:
-    took = _duration(state["started_at"], state["finished_at"])
-    if state["status"] == "completed":
-        print(f"completed in {took}", file=out)
-        print(json.dumps(state["result"], indent=2, ensure_ascii=False), file=out)
-    else:
-        message = (state.get("error") or {}).get("message", "")
-        print(f"{state['status']} after {took}: {message}", file=out)
-
-
 def cmd_self_test(app: Kianax, args: argparse.Namespace) -> int:
     loaded = LoadedRoutine(app.read_file(sample(SELF_TEST_SAMPLE)), None, SELF_TEST_SAMPLE)
     started = time.monotonic()
@@ -366,56 +282,6 @@ def cmd_self_test(app: Kianax, args: argparse.Namespace) -> int:
     if not ok:
         print(json.dumps(state["error"]), file=sys.stderr)
     return EXIT_OK if ok else EXIT_FAILED
-
-
-def _read_secret(kind: str) -> dict[str, str]:
-    spec = KINDS[kind]
-    if sys.stdin is not None and sys.stdin.isatty():
-        prompt = f"{spec.secret or 'secret (JSON object)'} for this {kind}: "
-        return secret_of(kind, getpass.getpass(prompt))
-    return secret_of(kind, sys.stdin.read() if sys.stdin is not None else "")
-
-
-def cmd_credential(app: Kianax, args: argparse.Namespace) -> int:
-    try:
-        return _credential(app, args)
-    except VaultError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED if isinstance(exc, VaultUnavailable) else EXIT_INVALID
-
-
-def _credential(app: Kianax, args: argparse.Namespace) -> int:
-    if args.action == "add":
-        public = {}
-        for item in args.field:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise VaultError(f"--field {item!r} must look like KEY=VALUE")
-            public[key] = value
-        validate_credential(args.name, args.kind, public, {"probe": "x"})
-        app.credentials.add(args.name, args.kind, public, _read_secret(args.kind))
-        print(f"saved credential {args.name} ({args.kind}) in the OS keyring")
-    elif args.action == "rotate":
-        info = app.credentials.info(args.name)
-        app.credentials.rotate(args.name, _read_secret(info.kind))
-        print(f"rotated credential {args.name}")
-    elif args.action == "rm":
-        app.credentials.remove(args.name)
-        print(f"removed credential {args.name}")
-    else:
-        credentials = app.credentials.list()
-        if args.json:
-            print(json.dumps([{"name": c.name, "kind": c.kind, "fields": c.public,
-                               "updated_at": c.updated_at.isoformat() + "Z"}
-                              for c in credentials], indent=2))
-        elif not credentials:
-            print("no credentials yet; add one with `kianax credential add NAME --kind KIND`")
-        else:
-            rows = [("NAME", "KIND", "FIELDS", "UPDATED")]
-            rows += [(c.name, c.kind, " ".join(f"{k}={v}" for k, v in c.public.items()),
-                      c.updated_at.strftime("%Y-%m-%d %H:%M")) for c in credentials]
-            _print_table(rows)
-    return EXIT_OK
 
 
 def cmd_activate(app: Kianax, args: argparse.Namespace) -> int:
@@ -435,60 +301,15 @@ def cmd_deactivate(app: Kianax, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_store(paths: Paths, args: argparse.Namespace) -> int:
-    """Backups of the store; these work when the store itself cannot be opened."""
-    if args.action == "backups":
-        found = backup.backups(paths.backups)
-        if not found:
-            print(f"no backups yet in {paths.backups}; `kianax store backup` takes one")
-            return EXIT_OK
-        rows = [("BACKUP", "TAKEN (UTC)", "SIZE")]
-        rows += [(b.name, b.taken_at.strftime("%Y-%m-%d %H:%M:%S"), f"{b.size / 1024:.0f} KB")
-                 for b in found]
-        _print_table(rows)
-        print(f"in {paths.backups}; restore one with `kianax store restore [BACKUP]`")
-        return EXIT_OK
-    if args.action == "backup":
-        from app.runtime.admin import Store
-
-        store = Store(paths.store)  # checks the file: a damaged store is never backed up
-        try:
-            taken = backup.take(store.path, paths.backups)
-        finally:
-            store.close()
-        print(f"backed up {paths.store} to {taken.path}")
-        return EXIT_OK
-    target = backup.find(paths.backups, args.backup) if args.backup else None
-    if not args.yes:
-        what = target.name if target else "the newest good backup"
-        question = (f"replace {paths.store} with {what}? The current file is kept beside it. "
-                    "[y/N] ")
-        if sys.stdin is None or not sys.stdin.isatty():
-            print(f"error: restoring replaces {paths.store} with {what}; add --yes to confirm",
-                  file=sys.stderr)
-            return EXIT_INVALID
-        if input(question).strip().lower() not in ("y", "yes"):
-            print("nothing changed", file=sys.stderr)
-            return EXIT_INVALID
-    done = backup.restore(paths.store, paths.backups, args.backup)
-    for skipped, why in done.skipped:
-        print(f"skipped {skipped.name}: {why}", file=sys.stderr)
-    print(f"restored {paths.store} from {done.backup.name} (taken "
-          f"{done.backup.taken_at:%Y-%m-%d %H:%M} UTC)")
-    if done.kept:
-        print(f"the previous file is kept as {done.kept[0]}")
-    return EXIT_OK
-
-
 COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
     "run": cmd_run, "validate": cmd_validate, "import": cmd_import, "export": cmd_export,
-    "list": cmd_list, "self-test": cmd_self_test, "credential": cmd_credential,
+    "list": cmd_list, "self-test": cmd_self_test,
     "activate": cmd_activate, "deactivate": cmd_deactivate,
 }
 
 
-from app import cli_engine, cli_runs  # noqa: E402  (they use this module's helpers)
 
+COMMANDS.update(cli_admin.COMMANDS)
 COMMANDS.update(cli_runs.COMMANDS)
 COMMANDS.update(cli_engine.COMMANDS)
 

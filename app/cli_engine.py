@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import EXIT_FAILED, EXIT_OK, _run_async
+from app.cli_common import EXIT_FAILED, EXIT_OK, _run_async
 from app.runtime import Runtime
 from app.runtime.admin import check_connection, schedule_action, serve_embedded_server
 from app.services import Kianax

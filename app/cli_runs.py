@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from app.cli import (
+from app.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
     _print_outcome,

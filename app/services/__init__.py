@@ -8,6 +8,7 @@ access, running and recording runs, and activation of triggers.
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 from typing import Any
 
 from app.paths import Paths, default_paths
@@ -33,9 +34,13 @@ class Kianax(Library, Running, Activation):
         self.paths = (paths or default_paths()).ensure()
         self.settings = Settings.load(self.paths.settings)
         self.store = Store(self.paths.store, backups=self.paths.backups)  # checked, backed up
-        self.plugins: PluginRegistry = discover(self.paths.plugins)
         self.credentials = Credentials(self.store, vault or Vault())
         self.history = RunHistory(self)  # runs: recorded, synced with Temporal, controlled
+
+    @cached_property
+    def plugins(self) -> PluginRegistry:  # type: ignore[override]
+        """The plugins, found on first use: listing runs or stats never pays for them."""
+        return discover(self.paths.plugins)
 
     def close(self) -> None:
         self.store.close()

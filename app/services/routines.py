@@ -11,7 +11,6 @@ from app.paths import Paths
 from app.plugin_api.registry import PluginRegistry
 from app.routine import FORMAT, Problem, Routine, RoutineInvalid, dump_routine
 from app.routine.document import decode
-from app.routine.validation import validate_document
 from app.services.errors import UserError
 from app.store import NotFound, Store
 
@@ -35,6 +34,8 @@ class Library:
 
     def check(self, document: Any) -> tuple[Routine | None, list[Problem]]:
         """Every problem of a decoded document, each with its place."""
+        from app.routine.validation import validate_document  # jsonschema: only to check
+
         return validate_document(document, {p.id: p for p in self.plugins})
 
     def read_file(self, path: Path) -> dict[str, Any]:
