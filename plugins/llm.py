@@ -62,8 +62,8 @@ async def _chat(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> 
 def _request_body(config: Mapping[str, Any]) -> dict[str, Any]:
     messages = []
     if config.get("system"):
-        messages.append({"role": "system", "content": str(config["system"])})
-    messages.append({"role": "user", "content": str(config.get("prompt", ""))})
+        messages.append({"role": "system", "content": _text(config["system"])})
+    messages.append({"role": "user", "content": _text(config.get("prompt", ""))})
     body: dict[str, Any] = {"model": str(config["model"]), "messages": messages,
                             "stream": False}
     if config.get("temperature") is not None:
@@ -73,6 +73,12 @@ def _request_body(config: Mapping[str, Any]) -> dict[str, Any]:
     if config.get("json"):
         body["response_format"] = {"type": "json_object"}
     return body
+
+
+def _text(value: Any) -> str:
+    """A message's text: a template that rendered to a list or dict (``{{ input }}``) is
+    sent as its JSON, which a model reads better than Python's repr."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _auth_header(credential: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -8,13 +8,16 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.plugin_api import PluginError
 from app.plugin_api.redaction import CredentialContext
+from app.triggers.event import _holds
 from plugins.llm import MAX_RESPONSE_BYTES, _chat
+from plugins.notify import set_presenter
 from tests.helpers import node, routine
 from tests.openai_server import PATH, OpenAIServer, Reply, completion, error, openai_server
 
@@ -221,3 +224,49 @@ async def test_a_routine_asks_with_the_trigger_input_and_retries_a_500(runner, s
         "role": "user", "content": "Summarise the quarterly report"}
     assert state["nodes"]["ask"]["output"]["text"] == "echo: Summarise the quarterly report"
     assert state["result"] == {"shout": "ECHO: SUMMARISE THE QUARTERLY REPORT"}
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "mail-digest.json"
+MAIL = [{"uid": "41", "from": "Ada <ada@example.com>", "subject": "Invoice overdue",
+         "date": "Mon, 23 Nov 2026 09:00:00 +0000", "text": "Please pay by Friday."},
+        {"uid": "42", "from": "Bob <bob@example.com>", "subject": "Lunch?",
+         "date": "Mon, 23 Nov 2026 10:00:00 +0000", "text": "Thai at noon? " * 400}]
+
+
+def test_the_mail_digest_fires_when_the_unread_list_changes():
+    when = json.loads(SAMPLE.read_text())["trigger"]["when"]
+
+    def holds(check: list, previous: list | None) -> bool:
+        return _holds(when, {"check": {"messages": check},
+                             "previous": None if previous is None else {"messages": previous}})
+
+    assert holds(MAIL, None) and holds(MAIL, MAIL[:1])
+    assert not holds(MAIL, MAIL) and not holds([], MAIL) and not holds([], None)
+
+
+async def test_the_mail_digest_sample_summarises_the_mail_and_notifies(runner, server):
+    doc = json.loads(SAMPLE.read_text())
+    doc["trigger"] = {"type": "manual"}  # the event check itself is email.fetch's to test
+    doc["nodes"][0]["config"]["base_url"] = server.base_url
+    server.queue(Reply(200, completion("Ada: invoice overdue, pay by Friday (urgent).\n"
+                                       "Bob: lunch at noon?")))
+    shown: list[tuple[str, str]] = []
+    set_presenter(lambda title, message: shown.append((title, message)) or True)
+    try:
+        state = await runner.run(doc, {"check": {"messages": MAIL}, "previous": None})
+    finally:
+        set_presenter(None)
+
+    assert state["status"] == "completed", state
+    prompt = server.seen[0].body["messages"][1]["content"]
+    assert "From: Ada <ada@example.com>\nSubject: Invoice overdue\nPlease pay by Friday." in prompt
+    assert "Subject: Lunch?" in prompt and len(prompt) < 2_200  # each body cut at 2,000
+    assert shown == [("2 unread: mail digest",
+                      "Ada: invoice overdue, pay by Friday (urgent).\nBob: lunch at noon?")]
+
+
+async def test_a_prompt_that_rendered_to_a_list_is_sent_as_json(server):
+    await _ask(server, prompt=[{"subject": "Héllo"}])
+
+    assert server.seen[0].body["messages"] == [{"role": "user",
+                                               "content": '[{"subject": "Héllo"}]'}]
