@@ -20,6 +20,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "plugins.notify",
     "plugins.shell",
     "plugins.code",
+    "plugins.files",
+    "plugins.email",
 )
 """The built-in plugin families, one module each (each defines ``PLUGINS``)."""
 
