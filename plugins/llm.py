@@ -32,10 +32,9 @@ _FENCE = re.compile(r"^```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
 
 
 async def _chat(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> dict[str, Any]:
-    base_url = str(config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-    url = f"{base_url}/chat/completions"
+    base_url = str(config.get("base_url") or DEFAULT_BASE_URL)
     model = str(config["model"])
-    where = f"llm.chat ({model} at {base_url})"
+    where = f"llm.chat ({model} at {base_url.split('?')[0].rstrip('/')})"
     timeout = float(config.get("timeout_s", DEFAULT_TIMEOUT_S))
     headers: dict[str, str] = {}
     secret = ""
@@ -44,7 +43,7 @@ async def _chat(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> 
         headers[name] = value
     try:
         async with asyncio.timeout(timeout):
-            status, body = await _post(url, _request_body(config), headers, timeout)
+            status, body = await _post(_endpoint(base_url), _request_body(config), headers, timeout)
     except (TimeoutError, httpx.TimeoutException):
         raise PluginError(f"{where} did not answer within {timeout:g} s; will retry (raise "
                           "timeout_s for a slow model)", retryable=True, kind="Timeout") from None
@@ -57,6 +56,13 @@ async def _chat(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> 
                           kind="ConnectionError") from None
     _raise_for_status(status, body, where, model, secret)
     return _output(body, where, bool(config.get("json")))
+
+
+def _endpoint(base_url: str) -> httpx.URL:
+    """``{base_url}/chat/completions``, keeping a query the API needs (Azure's
+    ``?api-version=``)."""
+    url = httpx.URL(base_url)
+    return url.copy_with(path=url.path.rstrip("/") + "/chat/completions")
 
 
 def _request_body(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,12 +103,13 @@ def _auth_header(credential: Mapping[str, Any]) -> tuple[str, str, str]:
                       "bearer_token or an api_key sent as a header", kind="BadConfig")
 
 
-async def _post(url: str, body: dict[str, Any], headers: dict[str, str],
+async def _post(url: httpx.URL, body: dict[str, Any], headers: dict[str, str],
                 timeout: float) -> tuple[int, bytes]:
     """POST ``body``; the status and at most :data:`MAX_RESPONSE_BYTES` of the answer.
 
     Redirects are not followed: the credential goes to the origin ``base_url`` names and
     nowhere else (a redirect is reported with where it points)."""
+    shown = url.copy_with(query=None)  # a query may hold a key: errors leave it out
     client = _client()
     request = client.build_request("POST", url, json=body, headers=headers,
                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
@@ -110,14 +117,14 @@ async def _post(url: str, body: dict[str, Any], headers: dict[str, str],
     try:
         if response.is_redirect:
             location = response.headers.get("location", "?")
-            raise PluginError(f"POST {url} redirected ({response.status_code}) to {location}; "
+            raise PluginError(f"POST {shown} redirected ({response.status_code}) to {location}; "
                               "set base_url to the address it should use", kind="BadConfig")
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
-                raise PluginError(f"POST {url}: the response is larger than "
+                raise PluginError(f"POST {shown}: the response is larger than "
                                   f"{MAX_RESPONSE_BYTES // 1_000_000} MB and was refused",
                                   kind="TooLarge")
             chunks.append(chunk)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlparse
 
 PATH = "/v1/chat/completions"
 
@@ -97,7 +98,7 @@ class OpenAIServer:
 
     @staticmethod
     def _default(path: str, body: Any) -> Reply:
-        if path != PATH:
+        if urlparse(path).path != PATH:
             return Reply(404, {"detail": "Not Found"})
         if not isinstance(body, dict) or "model" not in body:
             return Reply(400, error("you must provide a model parameter"))

@@ -270,3 +270,16 @@ async def test_a_prompt_that_rendered_to_a_list_is_sent_as_json(server):
 
     assert server.seen[0].body["messages"] == [{"role": "user",
                                                "content": '[{"subject": "Héllo"}]'}]
+
+
+async def test_a_query_in_base_url_is_kept_and_left_out_of_errors(server):
+    base_url = f"{server.base_url}/?api-version=2024-06-01&key=not-for-errors"
+    output = await _ask(server, base_url=base_url)
+    server.queue(Reply(200, b"{}"), Reply(404, error("no such deployment")))
+    empty = await _fails(server, base_url=base_url)
+    missing = await _fails(server, base_url=base_url)
+
+    assert output["text"] == "echo: hello"
+    assert server.seen[0].path == f"{PATH}?api-version=2024-06-01&key=not-for-errors"
+    assert "not-for-errors" not in str(empty) + str(missing)
+    assert "no such deployment" in str(missing)
