@@ -23,142 +23,22 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QScrollArea,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app.routine import RetryPolicy, Trigger
-from app.routine.expressions import template_problems
 from app.routine.model import ON_ERROR_MODES, TRIGGER_TYPES
+from app.services import Credentials
 from app.ui.editor.editor import Editor
-
-Commit = Callable[[Any], None]
-
-
-class JsonEdit(QPlainTextEdit):
-    """JSON, or plain text when it is not JSON (so ``hello {{ input.name }}`` just works)."""
-
-    def __init__(self, value: Any, commit: Commit):
-        super().__init__()
-        self._commit = commit
-        self.setPlainText(value if isinstance(value, str) else json.dumps(value, indent=2))
-        self.setTabChangesFocus(True)
-        self.setMaximumHeight(120)
-
-    def value(self) -> Any:
-        text = self.toPlainText()
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text
-
-    def focusOutEvent(self, event: Any) -> None:
-        super().focusOutEvent(event)
-        self._commit(self.value())
-
-
-class KeyValueEdit(QTableWidget):
-    def __init__(self, value: Mapping[str, Any], commit: Commit):
-        super().__init__(0, 2)
-        self._commit = commit
-        self.setHorizontalHeaderLabels(["Name", "Value"])
-        self.horizontalHeader().setStretchLastSection(True)
-        self.verticalHeader().hide()
-        for key, item in (value or {}).items():
-            self._append(str(key), str(item))
-        self._append("", "")
-        self.setMaximumHeight(130)
-        self.itemChanged.connect(self._changed)
-
-    def _append(self, key: str, value: str) -> None:
-        row = self.rowCount()
-        self.insertRow(row)
-        self.setItem(row, 0, QTableWidgetItem(key))
-        self.setItem(row, 1, QTableWidgetItem(value))
-
-    def value(self) -> dict[str, str]:
-        result = {}
-        for row in range(self.rowCount()):
-            key = self.item(row, 0).text().strip() if self.item(row, 0) else ""
-            if key:
-                result[key] = self.item(row, 1).text() if self.item(row, 1) else ""
-        return result
-
-    def _changed(self) -> None:
-        last = self.rowCount() - 1
-        if last >= 0 and self.item(last, 0) and self.item(last, 0).text().strip():
-            self.blockSignals(True)
-            self._append("", "")
-            self.blockSignals(False)
-        self._commit(self.value())
-
-
-def field_widget(schema: Mapping[str, Any], value: Any, commit: Commit,
-                 error: QLabel) -> QWidget:
-    """The editor for one config field, chosen from its JSON schema."""
-
-    def show_problems(current: Any) -> None:
-        problems = [message for _, message in template_problems(current)]
-        error.setText("\n".join(problems))
-        error.setVisible(bool(problems))
-
-    def checked(current: Any) -> None:
-        show_problems(current)
-        commit(current)
-
-    kind = schema.get("type")
-    if "enum" in schema:
-        combo = QComboBox()
-        combo.addItems([str(option) for option in schema["enum"]])
-        combo.setCurrentText(str(value if value is not None else schema["enum"][0]))
-        combo.currentTextChanged.connect(checked)
-        return combo
-    if kind == "boolean" and not isinstance(value, str):
-        box = QCheckBox()
-        box.setChecked(bool(value))
-        box.toggled.connect(checked)
-        return box
-    if kind in ("number", "integer"):
-        line = QLineEdit("" if value is None else str(value))
-        line.setPlaceholderText("a number or {{ expression }}")
-
-        def commit_number() -> None:
-            text = line.text().strip()
-            try:
-                number: Any = int(text) if kind == "integer" else float(text)
-                if isinstance(number, float) and number.is_integer():
-                    number = int(number)
-            except ValueError:
-                if "{{" not in text:
-                    error.setText("must be a number or a {{ expression }}")
-                    error.setVisible(True)
-                    return
-                number = text
-            checked(number)
-
-        line.editingFinished.connect(commit_number)
-        return line
-    if kind == "string":
-        line = QLineEdit("" if value is None else str(value))
-        line.setPlaceholderText(schema.get("description", ""))
-        line.textChanged.connect(show_problems)
-        line.editingFinished.connect(lambda: checked(line.text()))
-        show_problems(line.text())
-        return line
-    if kind == "object" and schema.get("additionalProperties", {}).get("type") == "string":
-        return KeyValueEdit(value or {}, checked)
-    edit = JsonEdit(value if value is not None else "", checked)
-    edit.textChanged.connect(lambda: show_problems(edit.value()))
-    show_problems(value)
-    return edit
+from app.ui.fields import FieldContext, JsonEdit, field_widget, is_wide
 
 
 class Inspector(QScrollArea):
-    def __init__(self, editor: Editor):
+    def __init__(self, editor: Editor, credentials: Credentials | None = None):
         super().__init__()
         self.editor = editor
+        self.credentials = credentials  # what credential fields list and add to
         self.node_id: str | None = None
         self.last_run: Mapping[str, Any] | None = None
         self.setWidgetResizable(True)
@@ -291,17 +171,23 @@ class Inspector(QScrollArea):
 
             def commit(value: Any, key: str = key) -> None:
                 config = dict(self.editor.routine.node(node_id).config)
-                if value in ("", None, {}) and key not in required:
+                if value in ("", None, {}, []) and key not in required:
                     config.pop(key, None)
                 else:
                     config[key] = value
                 self._commit(lambda: self.editor.update_node(node_id, f"Edit {key}",
                                                              config=config))
 
-            widget = field_widget(schema, node.config.get(key), commit, error)
+            context = FieldContext(key in required, plugin.credential_kinds if plugin else (),
+                                   self.credentials)
+            widget = field_widget(schema, node.config.get(key), commit, error, context)
             widget.setObjectName(f"config.{key}")
             label = f"{key}{' *' if key in required else ''}"
-            form.addRow(label, widget)
+            if is_wide(schema):  # code, long text and lists get the inspector's full width
+                form.addRow(QLabel(label))
+                form.addRow(widget)
+            else:
+                form.addRow(label, widget)
             form.addRow("", error)
         if not properties:
             form.addRow(QLabel("No settings."))

@@ -72,7 +72,7 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, QMainWindow):
 
         self.library = Library()
         self.palette = Palette(services.plugins, self._add_at_centre)
-        self.inspector = Inspector(self.editor)
+        self.inspector = Inspector(self.editor, services.credentials)
         self.test_input = TestInput()
         self.problems = QListWidget()
         self.quick_add = QuickAdd(services.plugins, self._quick_add_chosen, self)

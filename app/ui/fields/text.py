@@ -1,0 +1,111 @@
+"""Text editors that commit when the user is done: on focus out or Ctrl+Enter, never per
+keystroke, so one visit to a field is one undoable edit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QPlainTextEdit, QTableWidget, QTableWidgetItem
+
+Commit = Callable[[Any], None]
+
+
+class CommittingTextEdit(QPlainTextEdit):
+    """A plain text edit that hands ``value()`` to ``commit`` on focus out and Ctrl+Enter.
+
+    An unchanged text is not committed again, so tabbing through a form adds no edits."""
+
+    def __init__(self, text: str, commit: Commit):
+        super().__init__()
+        self._commit = commit
+        self.setPlainText(text)
+        self._committed = self.toPlainText()
+
+    def value(self) -> Any:
+        return self.toPlainText()
+
+    def commit_now(self) -> None:
+        if self.toPlainText() != self._committed:
+            self._committed = self.toPlainText()
+            self._commit(self.value())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
+                event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.commit_now()
+            return
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: Any) -> None:
+        super().focusOutEvent(event)
+        self.commit_now()
+
+
+class MultilineEdit(CommittingTextEdit):
+    """Long text or a template (a system prompt, a message body): kept as typed, never
+    parsed as JSON; Tab moves on to the next field."""
+
+    def __init__(self, value: Any, commit: Commit):
+        super().__init__("" if value is None else str(value), commit)
+        self.setTabChangesFocus(True)
+        self.setMinimumHeight(self.fontMetrics().lineSpacing() * 4 + 12)
+        self.setMaximumHeight(self.fontMetrics().lineSpacing() * 9 + 12)
+
+
+class JsonEdit(CommittingTextEdit):
+    """JSON, or plain text when it is not JSON (so ``hello {{ input.name }}`` just works)."""
+
+    def __init__(self, value: Any, commit: Commit):
+        super().__init__(value if isinstance(value, str) else json.dumps(value, indent=2),
+                         commit)
+        self.setTabChangesFocus(True)
+        self.setMaximumHeight(120)
+
+    def value(self) -> Any:
+        text = self.toPlainText()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+
+
+class KeyValueEdit(QTableWidget):
+    """Name → text pairs (headers, query parameters); a blank last row takes the next pair."""
+
+    def __init__(self, value: Mapping[str, Any], commit: Commit):
+        super().__init__(0, 2)
+        self._commit = commit
+        self.setHorizontalHeaderLabels(["Name", "Value"])
+        self.horizontalHeader().setStretchLastSection(True)
+        self.verticalHeader().hide()
+        for key, item in (value or {}).items():
+            self._append(str(key), str(item))
+        self._append("", "")
+        self.setMaximumHeight(130)
+        self.itemChanged.connect(self._changed)
+
+    def _append(self, key: str, value: str) -> None:
+        row = self.rowCount()
+        self.insertRow(row)
+        self.setItem(row, 0, QTableWidgetItem(key))
+        self.setItem(row, 1, QTableWidgetItem(value))
+
+    def value(self) -> dict[str, str]:
+        result = {}
+        for row in range(self.rowCount()):
+            key = self.item(row, 0).text().strip() if self.item(row, 0) else ""
+            if key:
+                result[key] = self.item(row, 1).text() if self.item(row, 1) else ""
+        return result
+
+    def _changed(self) -> None:
+        last = self.rowCount() - 1
+        if last >= 0 and self.item(last, 0) and self.item(last, 0).text().strip():
+            self.blockSignals(True)
+            self._append("", "")
+            self.blockSignals(False)
+        self._commit(self.value())
