@@ -75,8 +75,17 @@ class Editor:
         self._push("Move", after, merge_key=f"move-{self._drag_serial}")
 
     def update_node(self, node_id: str, text: str = "Edit node", **changes: Any) -> None:
+        """Edits in a row of the same field merge into one undo step; for ``config`` the
+        field is the keys that changed, so editing ``url`` then ``method`` is two steps."""
+        fields = sorted(changes)
+        if "config" in changes:
+            before, after = self.routine.node(node_id).config, changes["config"]
+            keys = sorted(key for key in {*before, *after}
+                          if key not in before or key not in after
+                          or before[key] != after[key])
+            fields[fields.index("config")] = f"config:{','.join(keys)}"
         self._push(text, edit.update_node(self.routine, node_id, **changes),
-                   merge_key=f"field-{node_id}-{'-'.join(sorted(changes))}")
+                   merge_key=f"field-{node_id}-{'-'.join(fields)}")
 
     def update_routine(self, text: str = "Edit routine", **changes: Any) -> None:
         self._push(text, dataclasses.replace(self.routine, **changes),
@@ -145,5 +154,7 @@ def _starter_config(schema: Mapping[str, Any]) -> dict[str, Any]:
         elif "enum" in prop:
             config[name] = prop["enum"][0]
         else:
-            config[name] = starters.get(prop.get("type"), "")
+            kind = prop.get("type")  # JSON Schema allows a list of types: the first leads
+            config[name] = starters.get(kind[0] if isinstance(kind, list) and kind else
+                                        kind if isinstance(kind, str) else "", "")
     return config
