@@ -111,6 +111,9 @@ async def _command(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) 
     except OSError as exc:
         raise PluginError(f"program {program.argv[0]!r} could not be started: {exc}",
                           kind="StartFailed") from None
+    except ValueError as exc:  # e.g. an env name with "=" or a NUL in a value
+        raise PluginError(f"program {program.argv[0]!r} could not be given its command or "
+                          f"env: {exc}", kind="BadConfig") from None
     except TimedOut:
         raise PluginError(f"{name} ran past its {program.timeout_s:g} s timeout and was killed, "
                           "with every process it started", kind="Timeout") from None

@@ -9,6 +9,7 @@ import json
 import logging
 import resource
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from plugins.shell import STREAM_HEAD_BYTES, STREAM_TAIL_BYTES, _command
 from tests.helpers import node, routine, transform
 
 PRINT_ARGS = [sys.executable, "-c", "import json, sys; print(json.dumps(sys.argv[1:]))"]
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 HOSTILE = "a b; touch PWNED $(touch PWNED2) `touch PWNED3` * | tee PWNED4 > x && echo $HOME"
 
 
@@ -199,3 +201,18 @@ def test_shell_command_is_registered_as_needing_trust():
     assert plugin.needs_trust and plugin.category == "System"
     assert (Path(__file__).parent.parent / "resources" / "icons" / f"{plugin.icon}.svg").exists()
     assert plugin.config_schema["properties"]["command"]["x-widget"] == "string-list"
+
+
+async def test_folder_backup_sample_packs_a_folder_with_awkward_names(runner, tmp_path):
+    folder = tmp_path / "my docs; $(rm -rf ~)"
+    (folder / "sub dir").mkdir(parents=True)
+    (folder / "sub dir" / "notes 'q'.txt").write_text("keep me")
+    doc = json.loads(SAMPLES.joinpath("folder-backup.json").read_text())
+
+    state = await runner.run(doc, {"folder": str(folder), "to": str(tmp_path / "backups")})
+
+    assert state["status"] == "completed", state.get("error")
+    report = state["result"]["report"]
+    with tarfile.open(report["archive"]) as archive:
+        assert archive.extractfile("./sub dir/notes 'q'.txt").read() == b"keep me"
+    assert "./sub dir/notes 'q'.txt" in report["log"]
