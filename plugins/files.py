@@ -350,7 +350,7 @@ def _list_files(folder: Path, pattern: str, recursive: bool) -> _Listing:
             continue  # vanished, or a dangling link
         item = {"path": entry.path, "name": entry.name, "size": info.st_size,
                 "modified": datetime.fromtimestamp(info.st_mtime, UTC).isoformat()}
-        used += json_size(item, LIST_BUDGET)
+        used += len(json.dumps(item, separators=(",", ":"))) + 1
         if used > LIST_BUDGET:
             listing.truncated = True
             break
