@@ -20,6 +20,7 @@ from plugins.llm import MAX_RESPONSE_BYTES, _chat
 from plugins.notify import set_presenter
 from tests.helpers import node, routine
 from tests.openai_server import PATH, OpenAIServer, Reply, completion, error, openai_server
+from tests.test_cli import kianax
 
 KEY = "sk-test-9f8e7d6c5b4a"
 CREDENTIALS: dict[str, dict[str, Any]] = {
@@ -227,9 +228,9 @@ async def test_a_routine_asks_with_the_trigger_input_and_retries_a_500(runner, s
 
 
 SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "mail-digest.json"
-MAIL = [{"uid": "41", "from": "Ada <ada@example.com>", "subject": "Invoice overdue",
+MAIL = [{"uid": 41, "from": "Ada <ada@example.com>", "subject": "Invoice overdue",
          "date": "Mon, 23 Nov 2026 09:00:00 +0000", "text": "Please pay by Friday."},
-        {"uid": "42", "from": "Bob <bob@example.com>", "subject": "Lunch?",
+        {"uid": 42, "from": "Bob <bob@example.com>", "subject": "Lunch?",
          "date": "Mon, 23 Nov 2026 10:00:00 +0000", "text": "Thai at noon? " * 400}]
 
 
@@ -260,7 +261,7 @@ async def test_the_mail_digest_sample_summarises_the_mail_and_notifies(runner, s
     assert state["status"] == "completed", state
     prompt = server.seen[0].body["messages"][1]["content"]
     assert "From: Ada <ada@example.com>\nSubject: Invoice overdue\nPlease pay by Friday." in prompt
-    assert "Subject: Lunch?" in prompt and len(prompt) < 2_200  # each body cut at 2,000
+    assert "Subject: Lunch?" in prompt and len(prompt) < 700  # each body cut at 400
     assert shown == [("2 unread: mail digest",
                       "Ada: invoice overdue, pay by Friday (urgent).\nBob: lunch at noon?")]
 
@@ -283,3 +284,10 @@ async def test_a_query_in_base_url_is_kept_and_left_out_of_errors(server):
     assert server.seen[0].path == f"{PATH}?api-version=2024-06-01&key=not-for-errors"
     assert "not-for-errors" not in str(empty) + str(missing)
     assert "no such deployment" in str(missing)
+
+
+def test_the_mail_digest_sample_validates(tmp_path):
+    result = kianax("validate", str(SAMPLE), home=tmp_path / "home")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid (2 nodes" in result.stdout
