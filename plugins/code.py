@@ -124,9 +124,10 @@ PLUGINS = [
             "properties": {
                 "code": {
                     "type": "string", "minLength": 1, "x-widget": "code-python",
-                    "pattern": r"^(?![\s\S]*\{\{)",
+                    "pattern": r"^(?![\s\S]*\{\{)", "default": "return input",
                     "description": "The body of a function of input and data that returns a "
-                                   "JSON value; no {{ }} inside (pass values in through data)",
+                                   "JSON value; no templates inside (pass values in through "
+                                   "data)",
                 },
                 "data": {"description": "Any JSON, templates rendered, passed to the code as "
                                         "data (e.g. {{ trigger }})"},

@@ -134,6 +134,7 @@ PLUGINS = [
             "type": "object",
             "properties": {
                 "command": {
+                    "type": ["array", "string"],
                     "anyOf": [{"type": "array", "items": {"type": "string"}, "minItems": 1},
                               {"type": "string", "minLength": 1}],
                     "x-widget": "string-list",
