@@ -134,9 +134,8 @@ PLUGINS = [
             "type": "object",
             "properties": {
                 "command": {
-                    "type": ["array", "string"],
-                    "anyOf": [{"type": "array", "items": {"type": "string"}, "minItems": 1},
-                              {"type": "string", "minLength": 1}],
+                    "type": ["array", "string"], "minItems": 1, "minLength": 1,
+                    "items": {"type": "string"},
                     "x-widget": "string-list",
                     "description": "The program and its arguments, one per item (or one line "
                                    "split into words like a shell, without pipes, globbing "
