@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from app.engine import control
 from app.engine.activities import no_vault
 from app.plugin_api import PluginError
 from app.plugin_api.redaction import CredentialContext
@@ -216,3 +217,19 @@ async def test_folder_backup_sample_packs_a_folder_with_awkward_names(runner, tm
     with tarfile.open(report["archive"]) as archive:
         assert archive.extractfile("./sub dir/notes 'q'.txt").read() == b"keep me"
     assert "./sub dir/notes 'q'.txt" in report["log"]
+
+
+@pytest.mark.slow
+async def test_cancelling_the_run_kills_the_running_command_and_its_children(runner, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    doc = routine([node("wait", "shell.command",
+                        command=["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"])])
+    handle = await runner.start(doc)
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        await asyncio.sleep(0.05)
+    began = time.monotonic()
+
+    await control.cancel(runner.client, handle.id)
+
+    assert await gone(int(pidfile.read_text()), within_s=15)
+    print(f"killed {time.monotonic() - began:.1f} s after the cancel request")
