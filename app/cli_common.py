@@ -7,8 +7,9 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from typing import Any, TextIO
+
+from app.routine.runstate import duration_text, seconds_between
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -59,11 +60,7 @@ def _progress_printer(out: TextIO, width: int) -> Callable[[dict[str, Any]], Non
 
 
 def _duration(start: str | None, end: str | None) -> str:
-    if not start or not end:
-        return ""
-    seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
-               - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
-    return f"{seconds:.2f} s"
+    return duration_text(seconds_between(start, end), "")
 
 
 def _print_outcome(state: dict[str, Any], out: TextIO) -> None:

@@ -62,8 +62,11 @@ class RunHistory:
     # Reading
 
     def list(self, routine_id: str | None = None, limit: int = 50, status: str | None = None,
-             source: str | None = None) -> list[RunSummary]:
-        return self.store.runs(routine_id, limit, status=status, source=source)
+             source: str | None = None, since: datetime | None = None,
+             text: str | None = None) -> list[RunSummary]:
+        """Newest first; ``since`` is naive UTC; ``text`` is searched in run ids and errors."""
+        return self.store.runs(routine_id, limit, status=status, source=source, since=since,
+                               text=text)
 
     def state(self, run_id: str) -> dict[str, Any]:
         """The stored run (design §3 + §8 shape); UserError when the store has no such run."""

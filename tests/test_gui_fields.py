@@ -3,6 +3,9 @@ window, a real store and a real vault: each finished edit is one undo step that 
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -299,3 +302,33 @@ def test_screenshot_of_the_hinted_fields(window, qtbot):
     select(window)  # a new node: empty fields say what goes in them
     QApplication.processEvents()
     assert window.inspector.widget().grab().save(str(ARTIFACTS / "inspector-fields-new.png"))
+
+
+def test_big_and_odd_values_open_quickly_and_are_shown_faithfully(window, qtbot):
+    line = "total = sum(x * 2 for x in range(10))  # 'quoted' \"text\" 0x1F\n"
+    code = line * (1_000_000 // len(line))  # about the largest value a routine may hold
+    started = time.perf_counter()
+    node_id = select(window, {"args": [f"arg{i}" for i in range(5000)], "code": code,
+                              "prompt": "x" * 1_000_000})
+    opened = time.perf_counter() - started
+    assert opened < 5, f"opening the node took {opened:.1f} s"
+    assert field(window, "code", CodeEdit).toPlainText() == code
+    assert field(window, "args", StringListEdit).rows.count() == 5000
+
+    # a value the hinted editor cannot hold as-is falls back to the JSON editor, unchanged
+    window.editor.update_node(node_id, config={"args": [1, {"a": 2}], "credential": 7})
+    assert field(window, "args", StringListEdit) is None
+    assert field(window, "credential", CredentialPicker) is None
+    assert json.loads(field(window, "args", QPlainTextEdit).toPlainText()) == [1, {"a": 2}]
+
+
+def test_a_list_of_one_template_becomes_the_whole_list_expression(window, qtbot):
+    node_id = select(window, {"args": ["{{ input.args }}"]})
+    items = field(window, "args", StringListEdit)
+    items.to_line()
+    assert config(window, node_id)["args"] == "{{ input.args }}"
+    items.line.setText("{{ input.args | join(' ') ")
+    items.line.editingFinished.emit()
+    labels = items.parentWidget().findChildren(QLabel)
+    assert any("'{{' without a matching '}}'" in label.text() for label in labels
+               if label.isVisible())

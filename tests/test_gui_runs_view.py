@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from app.routine import dump_routine
-from app.ui.runs_view import human_duration
+from app.routine.runstate import duration_text
 from tests.conftest import ARTIFACTS
 from tests.helpers import node, routine, transform
 from tests.test_gui_run import close_window, demo_routine, open_window, run_on_qt_loop, statuses
@@ -26,11 +26,19 @@ def row_of(window, run_id: str) -> int:
     return run_ids(window).index(run_id)
 
 
+def search(view, text: str) -> None:
+    """Type ``text`` into the search box and ask the store at once (no typing pause)."""
+    view.search.setText(text)
+    view.typing.stop()
+    view.reload()
+
+
 def test_human_durations():
-    assert human_duration(0.04) == "40 ms"
-    assert human_duration(1.234) == "1.2 s"
-    assert human_duration(185) == "3 min 5 s"
-    assert human_duration(None) == "—"
+    assert duration_text(0.04) == "40 ms"
+    assert duration_text(0.00001) == "<1 ms"  # a pure node evaluated in the workflow
+    assert duration_text(1.234) == "1.23 s"
+    assert duration_text(185) == "3 min 05 s"
+    assert duration_text(None, "—") == "—"
 
 
 def test_runs_view_lists_filters_opens_and_retries(qapp, tmp_path, temporal):
@@ -67,11 +75,14 @@ def test_runs_view_lists_filters_opens_and_retries(qapp, tmp_path, temporal):
         view.status.setCurrentIndex(view.status.findData("failed"))
         assert run_ids(window) == [second["run_id"]]
         view.status.setCurrentIndex(0)
-        view.search.setText("pager is down")  # the error text
+        view.search.setText("PAGER is down")  # the error text, any case; asked once typing
+        await asyncio.sleep(0.4)                # pauses
         assert run_ids(window) == [second["run_id"]]
-        view.search.setText(first["run_id"][-8:])
+        search(view, first["run_id"][-8:])
         assert run_ids(window) == [first["run_id"]]
-        view.search.clear()
+        search(view, "100%_")  # LIKE's wildcards are searched as text
+        assert run_ids(window) == []
+        search(view, "")
         view.date.setCurrentIndex(view.date.findData(0))  # today
         assert len(run_ids(window)) == 2
 
@@ -197,7 +208,7 @@ def test_runs_view_opens_and_filters_10000_runs_within_200_ms(qapp, tmp_path):
 
     try:
         timed("open (Ctrl+R)", window.show_runs, window.runs_dock.hide)
-        assert view.count.text() == "5,000 runs (newest 5,000 loaded)"
+        assert view.count.text() == "5,000 runs (newest 5,000 shown)"
         timed("status = failed", pick(view.status, "failed"), pick(view.status, None))
         failed = len(view.model.rows)
         assert 1000 < failed < 1400 and {r.status for r in view.model.rows} == {"failed"}
@@ -208,7 +219,7 @@ def test_runs_view_opens_and_filters_10000_runs_within_200_ms(qapp, tmp_path):
         timed("source = cron", pick(view.source, "cron"), pick(view.source, None))
         assert {r.source for r in view.model.rows} == {"cron"}
         timed("last 7 days", pick(view.date, 7), pick(view.date, None))
-        timed("search 'timeout'", lambda: view.search.setText("timeout"), view.search.clear)
+        timed("search 'timeout'", lambda: search(view, "timeout"), lambda: search(view, ""))
         assert view.model.rows and all("timeout" in r.error for r in view.model.rows)
         timed("2-s refresh", view.reload)
     finally:

@@ -67,6 +67,8 @@ def duration_text(seconds: float | None, missing: str = "-") -> str:
     """A duration as a person reads it: 40 ms, 1.25 s, 2 min 05 s, 1 h 02 min."""
     if seconds is None:
         return missing
+    if seconds < 0.0005:  # a pure node evaluated inside the workflow takes microseconds
+        return "<1 ms"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
@@ -77,7 +79,7 @@ def duration_text(seconds: float | None, missing: str = "-") -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def _seconds_between(started: str | None, finished: str | None) -> float | None:
+def seconds_between(started: str | None, finished: str | None) -> float | None:
     """``finished - started`` in seconds, for two ISO times; None when either is missing."""
     if not started or not finished:
         return None
@@ -110,7 +112,7 @@ class NodeState:
 
     @property
     def duration_s(self) -> float | None:
-        return _seconds_between(self.started_at, self.finished_at)
+        return seconds_between(self.started_at, self.finished_at)
 
     def to_dict(self) -> dict[str, Any]:
         record = {"status": self.status, "attempts": self.attempts,
@@ -165,7 +167,7 @@ class RunState:
 
     @property
     def duration_s(self) -> float | None:
-        return _seconds_between(self.started_at, self.finished_at)
+        return seconds_between(self.started_at, self.finished_at)
 
     @property
     def finished(self) -> bool:

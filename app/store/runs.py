@@ -214,8 +214,10 @@ class RunHistory:
             row.error = {"message": message, "node": None}
 
     def runs(self, routine_id: str | None = None, limit: int = 50, status: str | None = None,
-             source: str | None = None) -> list[RunSummary]:
-        """Recent runs, newest first (filtered by routine, status and source)."""
+             source: str | None = None, since: datetime | None = None,
+             text: str | None = None) -> list[RunSummary]:
+        """Recent runs, newest first, filtered by routine, status, source, start time
+        (``since``, naive UTC) and ``text`` found in the run id or the error (any case)."""
         query = select(RunRow.id, RunRow.routine_id, RunRow.version, RunRow.status,
                        RunRow.started_at, RunRow.finished_at, RunRow.error, RunRow.source,
                        RunRow.rerun_of).order_by(RunRow.started_at.desc()).limit(limit)
@@ -225,6 +227,14 @@ class RunHistory:
             query = query.where(RunRow.status == status)
         if source:
             query = query.where(RunRow.source == source)
+        if since is not None:
+            query = query.where(RunRow.started_at >= since)
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%") \
+                .replace("_", "\\_") + "%"
+            query = query.where(RunRow.id.ilike(pattern, escape="\\") |
+                                func.json_extract(RunRow.error, "$.message")
+                                .ilike(pattern, escape="\\"))
         with self._session() as session:
             return [RunSummary(r.id, r.routine_id, r.version, r.status, r.started_at,
                                r.finished_at, _message(r.error), r.source, r.rerun_of)

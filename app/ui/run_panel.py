@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
+from app.routine.runstate import duration_text, seconds_between
 from app.services import LoadedRoutine, UserError
 from app.ui.editor.scene import RunMark
-from app.ui.runs_view import human_duration
 from app.ui.test_input import NO_INPUT
 
 if TYPE_CHECKING:
@@ -28,14 +27,6 @@ if TYPE_CHECKING:
     from app.ui.tray import Tray
 
 log = logging.getLogger(__name__)
-
-
-def seconds(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    parse = datetime.fromisoformat
-    return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))) \
-        .total_seconds()
 
 
 class RunPanel:
@@ -207,7 +198,7 @@ class RunPanel:
             if box.title().startswith("Last run"):
                 node = nodes.get(node_id) or {}
                 label = QLabel(f"Attempts: {node.get('attempts') or 0} · Duration: "
-                               f"{human_duration(node.get('duration_s'))}")
+                               f"{duration_text(node.get('duration_s'), '—')}")
                 label.setObjectName("run.timing")
                 box.layout().insertWidget(0, label)
                 if self.viewing_run:  # the run is what is looked at: its box comes first
@@ -228,8 +219,8 @@ class RunPanel:
             if event["node"] is None:
                 return
             marks[event["node"]] = RunMark(event["status"], event.get("attempts") or 0,
-                                           seconds(event.get("started_at"),
-                                                   event.get("finished_at")))
+                                           seconds_between(event.get("started_at"),
+                                                           event.get("finished_at")))
             self.scene.set_run_marks(marks)
 
         try:
@@ -250,9 +241,9 @@ class RunPanel:
         self.inspector.last_run = state
         self._selection_changed()
         self._runs_changed()
-        took = seconds(state["started_at"], state["finished_at"]) or 0.0
+        took = duration_text(seconds_between(state["started_at"], state["finished_at"]), "?")
         error = (state.get("error") or {}).get("message", "")
-        self.statusBar().showMessage(f"Run {state['status']} in {took:.2f} s"
+        self.statusBar().showMessage(f"Run {state['status']} in {took}"
                                      + (f": {error}" if error else ""), 15000)
         self.runFinished.emit(state)
 

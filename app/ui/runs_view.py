@@ -4,7 +4,7 @@ on the canvas in the version it ran with, and the buttons below drive it (Stop, 
 Resume, Approve / Reject with a comment, Re-run, Retry from here, Use this run's input).
 
 One :class:`QAbstractTableModel` over the store's run summaries (no widget per row): the
-store filters by routine, status and source; the date and the search filter the loaded rows.
+store applies every filter (routine, status, source, date, search), newest 5,000 shown.
 Commands go through ``services.history`` on the runtime's open engine session.
 """
 
@@ -15,8 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,8 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.routine import RoutineInvalid, parse_routine
-from app.routine.runstate import RUN_STATUSES, TERMINAL_STATUSES
+from app.routine.runstate import (
+    RUN_STATUSES,
+    TERMINAL_STATUSES,
+    duration_text,
+    seconds_between,
+)
 from app.services import UserError
+from app.ui.runs_model import STATUS_COLOURS, UNFINISHED, RunsModel, combo_with_all
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -41,104 +46,9 @@ log = logging.getLogger(__name__)
 
 LIMIT = 5000  # the newest runs loaded for one choice of routine, status and source
 REFRESH_MS = 2000
+SEARCH_DELAY_MS = 150  # the store is asked once typing pauses
 SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun")
 DATES = (("Any date", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30))
-STATUS_COLOURS = {"completed": "#2b8a3e", "failed": "#e03131", "cancelled": "#868e96",
-                  "running": "#1c7ed6", "waiting": "#e8590c", "paused": "#ae3ec9"}
-UNFINISHED = ("running", "waiting", "paused")
-Index = QModelIndex | QPersistentModelIndex
-
-
-def human_duration(seconds: float | None) -> str:
-    """As a person measures it: 40 ms, 1.2 s, 3 min 5 s, 2 h 4 min."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{round(seconds * 1000)} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
-
-
-def _local(moment: datetime) -> datetime:
-    """The store keeps naive UTC times; a person reads local ones."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone()
-
-
-class RunsModel(QAbstractTableModel):
-    COLUMNS = ("Started", "Routine", "Status", "Source", "Duration", "Run id")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[Any] = []  # RunSummary, newest first
-
-    def set_rows(self, rows: list[Any]) -> None:
-        if rows == self.rows:  # the 2-s refresh, nothing new: keep selection and scroll
-            if rows:  # running durations still move
-                self.dataChanged.emit(self.index(0, 4), self.index(len(rows) - 1, 4))
-            return
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        run = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                started = _local(run.started_at)
-                today = datetime.now().astimezone().date()
-                day = "Today" if started.date() == today else started.strftime(
-                    "%d %b" if started.year == today.year else "%d %b %Y")
-                return f"{day} {started:%H:%M:%S}"
-            if column == 1:
-                return run.routine_id
-            if column == 2:
-                return ("● " + run.status) + (" ↻" if run.rerun_of else "")
-            if column == 3:
-                return run.source or "—"
-            if column == 4:
-                if run.status in UNFINISHED:
-                    return human_duration(
-                        (datetime.now(UTC) - _local(run.started_at)).total_seconds()) + "…"
-                return human_duration(run.duration_s)
-            return run.id
-        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return QColor(STATUS_COLOURS.get(run.status, "#495057"))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{run.id}\n{run.routine_id} v{run.version}: {run.status}"
-            if run.rerun_of:
-                tip += f"\nre-run of {run.rerun_of}"
-            return tip + (f"\n{run.error}" if run.error else "")
-        if role == Qt.ItemDataRole.UserRole:
-            return run.id
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 4:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-
-def _combo(first: str, items: list[tuple[str, Any]]) -> QComboBox:
-    combo = QComboBox()
-    combo.addItem(first, None)
-    for text, value in items:
-        combo.addItem(text, value)
-    return combo
 
 
 class RunsView(QWidget):
@@ -148,13 +58,13 @@ class RunsView(QWidget):
         super().__init__()
         self.window_ = window
         self.services = window.services
-        self.loaded: list[Any] = []  # the store's answer for routine/status/source
+        self.loaded: list[Any] = []  # the store's answer for the filters
         self._refreshing = False
         self.hit_limit = False
 
-        self.routine = _combo("All routines", [])
-        self.status = _combo("All statuses", [(s, s) for s in RUN_STATUSES])
-        self.source = _combo("All sources", [(s, s) for s in SOURCES])
+        self.routine = combo_with_all("All routines", [])
+        self.status = combo_with_all("All statuses", [(s, s) for s in RUN_STATUSES])
+        self.source = combo_with_all("All sources", [(s, s) for s in SOURCES])
         self.date = QComboBox()
         for text, days in DATES:
             self.date.addItem(text, days)
@@ -224,10 +134,11 @@ class RunsView(QWidget):
         layout.addWidget(self.opened)
         layout.addLayout(actions)
 
-        for combo in (self.routine, self.status, self.source):
+        for combo in (self.routine, self.status, self.source, self.date):
             combo.currentIndexChanged.connect(lambda _i: self.reload())
-        self.date.currentIndexChanged.connect(lambda _i: self.apply_filters())
-        self.search.textChanged.connect(lambda _t: self.apply_filters())
+        self.typing = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self.typing.timeout.connect(self.reload)
+        self.search.textChanged.connect(lambda _t: self.typing.start())
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.tick)
@@ -272,17 +183,28 @@ class RunsView(QWidget):
             self.reload()
 
     def reload(self) -> None:
-        """Read the runs again from the store (routine, status, source filter there)."""
+        """Read the runs again from the store, which applies every filter (routine, status,
+        source, date and the search), so a filter finds runs beyond the newest loaded."""
         try:
             self.loaded = self.services.history.list(
                 self.routine.currentData(), LIMIT, status=self.status.currentData(),
-                source=self.source.currentData())
+                source=self.source.currentData(), since=self._since(),
+                text=self.search.text().strip() or None)
         except Exception:
             log.exception("reading the runs failed")
             return
         self.hit_limit = len(self.loaded) >= LIMIT
         self._update_routines()
-        self.apply_filters()
+        self.show_rows()
+
+    def _since(self) -> datetime | None:
+        """The date filter as naive UTC: midnight today (local), or N days before it."""
+        days = self.date.currentData()
+        if days is None:
+            return None
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0,
+                                                       microsecond=0)
+        return (midnight - timedelta(days=days)).astimezone(UTC).replace(tzinfo=None)
 
     def _update_routines(self) -> None:
         known = {self.routine.itemData(i) for i in range(1, self.routine.count())}
@@ -297,20 +219,9 @@ class RunsView(QWidget):
         self.routine.setCurrentIndex(max(0, self.routine.findData(current)))
         self.routine.blockSignals(False)
 
-    def apply_filters(self) -> None:
-        """Date and search over the loaded runs; the selection stays on its run."""
+    def show_rows(self) -> None:
+        """Show what the store answered; the selection stays on its run."""
         rows = self.loaded
-        days = self.date.currentData()
-        if days is not None:
-            since = datetime.now().astimezone().replace(hour=0, minute=0, second=0,
-                                                        microsecond=0)
-            since = (since - timedelta(days=days)).astimezone(UTC).replace(tzinfo=None) \
-                if days else since.astimezone(UTC).replace(tzinfo=None)
-            rows = [run for run in rows if run.started_at.replace(tzinfo=None) >= since]
-        text = self.search.text().strip().lower()
-        if text:
-            rows = [run for run in rows
-                    if text in run.id.lower() or text in (run.error or "").lower()]
         selected = self.selected_run()
         self.model.set_rows(rows)
         if selected is not None:
@@ -318,7 +229,7 @@ class RunsView(QWidget):
                 if run.id == selected.id:
                     self.table.selectRow(row)
                     break
-        more = f" (newest {LIMIT:,} loaded)" if self.hit_limit else ""
+        more = f" (newest {LIMIT:,} shown)" if self.hit_limit else ""
         self.count.setText(f"{len(rows):,} run{'' if len(rows) == 1 else 's'}{more}")
         self.update_buttons()
 
@@ -384,7 +295,8 @@ class RunsView(QWidget):
         return True
 
     def _describe(self, state: dict[str, Any], note: str = "") -> None:
-        took = human_duration(_seconds(state.get("started_at"), state.get("finished_at")))
+        took = duration_text(seconds_between(state.get("started_at"), state.get("finished_at")),
+                             "—")
         error = (state.get("error") or {}).get("message") or ""
         self.opened.setText(f"<b>{state['run_id']}</b> · {state['routine_id']} "
                             f"v{state.get('version')} · <span style='color:"
@@ -512,10 +424,3 @@ class RunsView(QWidget):
             self.window_.test_input.load(state.get("trigger"))
         self.say(f"Run Now's test input for {state['routine_id']} is now run {run_id}'s input")
 
-
-def _seconds(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    parse = datetime.fromisoformat
-    return max(0.0, (parse(end.replace("Z", "+00:00")) -
-                     parse(start.replace("Z", "+00:00"))).total_seconds())

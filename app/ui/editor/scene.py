@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.plugin_api.registry import PluginRegistry
 from app.routine import Connection
+from app.routine.runstate import duration_text
 from app.routine.validation import output_ports
 from app.ui.editor.editor import Editor
 from app.ui.icons import plugin_renderer
@@ -175,7 +176,7 @@ class NodeItem(QGraphicsItem):
         if self.run.attempts > 1:
             parts.append(f"×{self.run.attempts}")
         if self.run.seconds is not None:
-            parts.append(f"{self.run.seconds:.2f} s")
+            parts.append(duration_text(self.run.seconds))
         text = " · ".join(parts)
         font = QFont(painter.font())
         font.setPointSizeF(max(font.pointSizeF() - 1.5, 6.5))

@@ -68,6 +68,8 @@ def _hinted(schema: Mapping[str, Any], value: Any, checked: Commit, show_problem
     hint = schema.get("x-widget")
     placeholder = schema.get("description", "")
     show_problems(value)
+    if not _fits(hint, value):
+        return None  # a value the hinted editor cannot show faithfully gets the JSON editor
     if hint == "string-list":
         items = StringListEdit(value, placeholder)
         items.committed.connect(checked)
@@ -89,6 +91,13 @@ def _hinted(schema: Mapping[str, Any], value: Any, checked: Commit, show_problem
         picker.committed.connect(checked)
         return picker
     return None
+
+
+def _fits(hint: Any, value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return True
+    return hint == "string-list" and isinstance(value, list) and \
+        all(isinstance(element, str) for element in value)
 
 
 def _typed(schema: Mapping[str, Any], value: Any, checked: Commit, show_problems: Commit,

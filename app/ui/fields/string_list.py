@@ -204,8 +204,7 @@ class StringListEdit(QWidget):
             self._show_page(1)
         else:
             for element in value or []:
-                self.rows.add_row(element if isinstance(element, str) else str(element),
-                                  edit=False)
+                self.rows.add_row(element, edit=False)
             self._show_page(0)
         self.rows.setCurrentRow(-1)
         self._loading = False
