@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QInputDialog
 
 from app.ui.insights import InsightsDialog
 from app.ui.main_window import MainWindow
@@ -80,7 +81,8 @@ def test_a_waiting_approval_is_in_the_tray_and_approving_there_finishes_the_run(
         entries = menu_entries(window.tray.menu)
         assert line in entries, list(entries)
         assert next(iter(entries)) == "Kianax — 1 approval waiting"
-        assert list(menu_entries(entries[line]))[:3] == ["Approve", "Reject", "Open"]
+        assert list(menu_entries(entries[line]))[:5] == [
+            "Approve", "Reject", "Approve with comment…", "Reject with comment…", "Open"]
         assert "Waiting for approval: Buy shares" in window.tray.icon.toolTip()
         assert services.history.list(status="waiting")[0].id == run_id
         await window.refresh_overview()  # again: still one notification, not two
@@ -127,3 +129,45 @@ def test_the_amber_badge_is_drawn_only_while_approvals_wait(qapp):
     assert abs(corner.red() - 0xf0) < 40 and abs(corner.green() - 0x8c) < 40, \
         (corner.name(), APPROVAL_COLOUR)
     assert plain.pixelColor(48 - 6, 12).name() != corner.name()
+
+
+def test_rejecting_with_a_comment_from_the_tray_sends_the_comment(qapp, tmp_path, temporal):
+    """Tray ▸ Reject with comment…: a window asks for the comment without blocking the app;
+    the run goes on along `rejected` with that comment and who decided."""
+    window = open_window(tmp_path, temporal.info.address)
+    window.services.store.save_routine(buy_routine())
+    window.refresh_library()
+    result: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        await window.start_engine()
+        assert window.engine is not None, window.engine_error
+        _, outcome = await window.runtime.launch("buy-shares", {"n": 2})
+
+        async def waiting() -> bool:
+            await window.refresh_overview()
+            return bool(window.tray.approvals)
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await waiting():
+            assert asyncio.get_running_loop().time() < deadline, "the approval never showed"
+            await asyncio.sleep(0.2)
+        line = "Approve? Buy shares: Buy 2 shares of ACME?"
+        entries = menu_entries(menu_entries(window.tray.menu)[line])
+        assert "Reject with comment…" in entries and "Approve with comment…" in entries
+        entries["Reject with comment…"].trigger()
+        dialog = window.findChild(QInputDialog, "approval.comment")
+        assert dialog is not None and dialog.isVisible()
+        assert not outcome.done()  # nothing is sent before OK
+        dialog.setTextValue("  price is too high  ")
+        dialog.accept()
+        result["state"] = await asyncio.wait_for(outcome, 30)
+
+    drive(qapp, window, scenario, timeout=120)
+    state = result["state"]
+    assert state["status"] == "completed"
+    assert state["nodes"]["ask"]["ports"] == ["rejected"]
+    output = state["nodes"]["ask"]["output"]
+    assert (output["approved"], output["comment"], output["by"]) == \
+        (False, "price is too high", getpass.getuser())
+    assert state["result"] == {"no": f"skipped by {getpass.getuser()}"}

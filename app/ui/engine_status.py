@@ -11,7 +11,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QDialog
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QInputDialog
 
 from app.routine import RoutineInvalid
 from app.run_history import WaitingApproval
@@ -162,6 +163,23 @@ class EngineStatus:
             return
         self.statusBar().showMessage(done[0].upper() + done[1:], 8000)
         await self.refresh_overview()
+
+    def ask_approval_comment(self, run_id: str, node_id: str, approved: bool) -> QInputDialog:
+        """Approve or reject with a comment (from the tray): a small window that does not
+        block the app; the decision is sent when the user presses OK."""
+        verb = "Approve" if approved else "Reject"
+        dialog = QInputDialog(self)  # type: ignore[arg-type]
+        dialog.setObjectName("approval.comment")
+        dialog.setWindowTitle(f"{verb} run {run_id}")
+        dialog.setLabelText(f"{verb} node {node_id} of run {run_id} with this comment:")
+        dialog.setOption(QInputDialog.InputDialogOption.UsePlainTextEditForTextInput)
+        dialog.setOkButtonText(verb)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.spawn(self.decide_approval(
+            run_id, node_id, approved, dialog.textValue().strip())))
+        dialog.open()
+        self.bring_to_front()
+        return dialog
 
     async def _triggers_changed(self) -> None:
         await self.runtime.triggers_changed()

@@ -117,6 +117,7 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, QMainWindow):
         self.tray.pauseAllRequested.connect(lambda paused: self.spawn(self.pause_all(paused)))
         self.tray.approvalDecided.connect(
             lambda run_id, node_id, ok: self.spawn(self.decide_approval(run_id, node_id, ok)))
+        self.tray.approvalCommentRequested.connect(self.ask_approval_comment)
         self.tray.openRunRequested.connect(self.open_waiting_run)
         if Tray.available():
             self.tray.show()

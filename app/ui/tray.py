@@ -184,6 +184,7 @@ class Tray(QObject):
     openRoutineRequested = Signal(str)
     pauseAllRequested = Signal(bool)
     approvalDecided = Signal(str, str, bool)  # run id, node id, approved
+    approvalCommentRequested = Signal(str, str, bool)  # the same, asking for a comment first
     openRunRequested = Signal(str, str)  # run id, routine id
 
     def __init__(self, parent: QWidget | None = None):
@@ -259,6 +260,10 @@ class Tray(QObject):
             rid, nid = approval.run_id, approval.node_id
             self._add(sub, "Approve", lambda r=rid, n=nid: self.approvalDecided.emit(r, n, True))
             self._add(sub, "Reject", lambda r=rid, n=nid: self.approvalDecided.emit(r, n, False))
+            self._add(sub, "Approve with comment…",
+                      lambda r=rid, n=nid: self.approvalCommentRequested.emit(r, n, True))
+            self._add(sub, "Reject with comment…",
+                      lambda r=rid, n=nid: self.approvalCommentRequested.emit(r, n, False))
             self._add(sub, "Open",
                       lambda r=rid, o=approval.routine_id: self.openRunRequested.emit(r, o))
             sub.addSeparator()
