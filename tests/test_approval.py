@@ -1,5 +1,6 @@
 """core.approval on a real Temporal dev server (design §4, §8): a durable wait for a person,
-with a prompt, a timeout and on_timeout, that survives a restart of the worker."""
+with a prompt, a timeout and on_timeout, that survives a restart of the worker and of the
+embedded server."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from temporalio.worker import Replayer
 
 from app.engine import control
+from app.engine.connection import ConnectionOptions, connect_when_ready
+from app.engine.devserver import EmbeddedServer
 from app.engine.interpreter import RoutineWorkflow
 from app.engine.runs import final_state, start_run
 from app.engine.worker import build_worker
@@ -160,3 +163,33 @@ async def test_approval_survives_a_restart_of_the_worker(client, plugins):
 
     assert state["status"] == "completed"
     assert state["result"] == {"yes": "bought after restart"}
+
+
+@pytest.mark.slow
+async def test_approval_survives_a_restart_of_the_embedded_server(tmp_path, plugins):
+    """The embedded server keeps its history in a file: stop it while a run waits, start it
+    again, and the run still waits for the same person and goes on when approved."""
+    server = EmbeddedServer(tmp_path, ui=False)
+    info = await server.start()
+    queue = f"kianax-approval-restart-{os.getpid()}"
+    try:
+        client = await connect_when_ready(ConnectionOptions(info.address))
+        async with build_worker(client, queue, plugins):
+            handle = await start_run(client, approval_doc(), queue, trigger={"n": 4})
+            await wait_for(client, handle.id, waiting)
+        await server.stop()
+
+        again = await server.start()
+        assert again.pid != info.pid
+        client = await connect_when_ready(ConnectionOptions(again.address))
+        async with build_worker(client, queue, plugins):
+            state = await control.current_state(client, handle.id)
+            assert waiting(state) and state["nodes"]["ask"]["prompt"] == "Buy 4 shares?"
+            await control.decide(client, handle.id, True, None, "after the restart", "bo")
+            state = await asyncio.wait_for(final_state(client.get_workflow_handle(handle.id)),
+                                           QUICK)
+    finally:
+        await server.stop()
+    assert state["status"] == "completed"
+    assert state["result"] == {"yes": "bought after the restart"}
+    assert state["nodes"]["ask"]["output"]["by"] == "bo"
