@@ -1,0 +1,280 @@
+"""``email.send`` (SMTP) and ``email.fetch`` (IMAP, in :mod:`plugins.email_fetch`).
+
+The standard library does the talking (``smtplib``, ``imaplib``) in a worker thread, so
+the event loop never waits on a mail server. The password is read from the credential
+inside the activity and never appears in an error, a log line or the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import smtplib
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
+from pathlib import Path
+from typing import Any
+
+from app.plugin_api import ActivityContext, Plugin, PluginError
+from plugins.email_fetch import fetch_config_schema, fetch_messages
+from plugins.mail_server import MailServer, connection_error, has_line_break, server_of
+
+MAX_ATTACHMENT_BYTES = 25_000_000
+"""All attachments of one message together: most mail servers refuse more."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Who a message is from and to; ``bcc`` goes in the envelope only, never a header."""
+
+    sender: str
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+
+    @property
+    def recipients(self) -> list[str]:
+        return list(dict.fromkeys(self.to + self.cc + self.bcc))
+
+
+async def _send(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> Any:
+    name = str(config.get("credential") or "")
+    if not name:
+        raise PluginError("credential is required (an smtp credential)", kind="BadConfig")
+    server = server_of(await ctx.credential(name), "smtp", name, "email.send")
+    envelope = _envelope(config, server)
+    attachments = await asyncio.to_thread(_read_attachments, _paths(config.get("attachments")))
+    message = _message(config, envelope, attachments, getattr(ctx, "idempotency_key", ""))
+    timeout = float(config.get("timeout_s", 30))
+    refused = await asyncio.to_thread(_deliver, server, message, envelope, timeout)
+    accepted = [address for address in envelope.recipients if address not in refused]
+    if refused:
+        raise PluginError(f"the server refused {_refusals(refused)}; the message went to "
+                          f"{', '.join(accepted) or 'nobody'}", kind="RecipientsRefused")
+    ctx.logger.info("sent %s to %d recipient(s)", message["Message-ID"], len(accepted))
+    return {"message_id": message["Message-ID"], "accepted": accepted}
+
+
+def _addresses(value: Any, field: str) -> list[str]:
+    """A string (commas allowed) or list of strings, as bare addresses; names are dropped
+    from the envelope, line breaks refused (they would forge headers)."""
+    if value in (None, "", []):
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise PluginError(f"{field} must be an address or a list of addresses",
+                          kind="BadConfig")
+    found = []
+    for item in items:
+        if has_line_break(item):
+            raise PluginError(f"{field} contains a line break, which could forge mail headers;"
+                              " nothing was sent", kind="BadConfig")
+        for _name, address in getaddresses([item]):
+            if "@" not in address or address.startswith("@") or address.endswith("@"):
+                raise PluginError(f"{field}: {item!r} is not an email address",
+                                  kind="BadConfig")
+            found.append(address)
+    return found
+
+
+def _envelope(config: Mapping[str, Any], server: MailServer) -> Envelope:
+    sender = config.get("from") or server.username
+    sender_list = _addresses(sender, "from")
+    if len(sender_list) != 1:
+        raise PluginError("from must be one email address (default: the credential's "
+                          "username)", kind="BadConfig")
+    envelope = Envelope(sender_list[0], _addresses(config.get("to"), "to"),
+                        _addresses(config.get("cc"), "cc"), _addresses(config.get("bcc"), "bcc"))
+    if not envelope.recipients:
+        raise PluginError("to, cc or bcc must name at least one recipient", kind="BadConfig")
+    return envelope
+
+
+def _paths(value: Any) -> list[Path]:
+    if value in (None, "", []):
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise PluginError("attachments must be a file path or a list of file paths",
+                          kind="BadConfig")
+    paths = [Path(item).expanduser() for item in items]
+    for raw, path in zip(items, paths, strict=True):
+        if not path.is_absolute():
+            raise PluginError(f"attachment {raw!r} is a relative path; give an absolute path "
+                              "or one starting with ~", kind="BadConfig")
+    return paths
+
+
+def _read_attachments(paths: list[Path]) -> list[tuple[Path, bytes]]:
+    """Each file's bytes, the total refused from the sizes before anything is read."""
+    total = 0
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError as exc:
+            raise PluginError(f"attachment {path} cannot be read: "
+                              f"{exc.strerror or exc}", kind="FileError") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise PluginError(f"attachment {path} is not a regular file", kind="FileError")
+        total += info.st_size
+    if total > MAX_ATTACHMENT_BYTES:
+        raise PluginError(f"attachments total {total / 1e6:.1f} MB, over the "
+                          f"{MAX_ATTACHMENT_BYTES // 1_000_000} MB limit", kind="TooLarge")
+    try:
+        return [(path, path.read_bytes()) for path in paths]
+    except OSError as exc:
+        raise PluginError(f"attachment {exc.filename} cannot be read: "
+                          f"{exc.strerror or exc}", kind="FileError") from None
+
+
+def _message(config: Mapping[str, Any], envelope: Envelope,
+             attachments: list[tuple[Path, bytes]], idempotency_key: str) -> EmailMessage:
+    """The message; its Message-ID comes from the idempotency key when there is one, so a
+    retried send carries the same id and receivers can spot the duplicate."""
+    message = EmailMessage(policy=SMTP_POLICY)
+    domain = envelope.sender.rpartition("@")[2]
+    subject = str(config.get("subject") or "")
+    try:
+        message["From"] = formataddr(("", envelope.sender)) if "from" not in config \
+            else str(config["from"])
+        if envelope.to:
+            message["To"] = ", ".join(_as_list(config.get("to")))
+        if envelope.cc:
+            message["Cc"] = ", ".join(_as_list(config.get("cc")))
+        message["Subject"] = subject
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = (f"<{idempotency_key}@{domain}>" if idempotency_key
+                                 else make_msgid(domain=domain))
+    except ValueError as exc:  # the policy refuses line breaks in header values
+        raise PluginError(f"a header value is not allowed ({exc}); nothing was sent",
+                          kind="BadConfig") from None
+    text, html = config.get("text"), config.get("html")
+    if html and text:
+        message.set_content(str(text))
+        message.add_alternative(str(html), subtype="html")
+    elif html:
+        message.set_content(str(html), subtype="html")
+    else:
+        message.set_content(str(text or ""))
+    for path, data in attachments:
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        maintype, _, subtype = media_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+    return message
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _deliver(server: MailServer, message: EmailMessage, envelope: Envelope,
+             timeout: float) -> dict[str, tuple[int, bytes]]:
+    """Send; returns the refused recipients (empty when all were accepted)."""
+    try:
+        if server.tls == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=timeout,
+                                                  context=server.tls_context())
+        else:
+            smtp = smtplib.SMTP(server.host, server.port, timeout=timeout)
+        with smtp:
+            smtp.ehlo()
+            if server.tls == "starttls":
+                smtp.starttls(context=server.tls_context())
+                smtp.ehlo()
+            if server.username:
+                smtp.login(server.username, server.password)
+            return smtp.send_message(message, envelope.sender, envelope.recipients)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise PluginError(f"SMTP {server.where} refused the login of {server.username!r} "
+                          f"({exc.smtp_code}) — check the credential", kind="AuthError") \
+            from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise PluginError(f"SMTP {server.where}: {_not_supported(exc, server)}",
+                          kind="BadConfig") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        temporary = all(400 <= code < 500 for code, _ in exc.recipients.values())
+        raise PluginError(f"SMTP {server.where} refused {_refusals(exc.recipients)}; nothing "
+                          "was sent", retryable=temporary, kind="RecipientsRefused") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise PluginError(f"SMTP {server.where} refused the sender {envelope.sender} "
+                          f"({exc.smtp_code} {_said(exc.smtp_error)})",
+                          retryable=400 <= exc.smtp_code < 500, kind="SenderRefused") from None
+    except smtplib.SMTPServerDisconnected as exc:
+        if "timed out" in str(exc):  # smtplib turns a read timeout into a disconnection
+            raise PluginError(f"SMTP {server.where}: timed out after {timeout:g} s; will retry",
+                              retryable=True, kind="Timeout") from None
+        raise PluginError(f"SMTP {server.where} closed the connection; will retry",
+                          retryable=True, kind="ConnectionError") from None
+    except smtplib.SMTPResponseException as exc:
+        raise PluginError(f"SMTP {server.where} answered {exc.smtp_code} "
+                          f"{_said(exc.smtp_error)}", retryable=400 <= exc.smtp_code < 500,
+                          kind="SMTPError") from None
+    except smtplib.SMTPException as exc:
+        raise PluginError(f"SMTP {server.where}: {exc}", kind="SMTPError") from None
+    except OSError as exc:
+        raise connection_error(exc, server, "SMTP") from None
+
+
+def _not_supported(exc: smtplib.SMTPNotSupportedError, server: MailServer) -> str:
+    if "STARTTLS" in str(exc):
+        return "the server does not offer STARTTLS; set the credential's tls to ssl or none"
+    return ("the server does not offer a login (AUTH) on this connection; many servers "
+            "offer it only over TLS (set the credential's tls)")
+
+
+def _said(reply: bytes | str) -> str:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())[:200]
+
+
+def _refusals(refused: Mapping[str, tuple[int, bytes]]) -> str:
+    return ", ".join(f"{address} ({code} {_said(reply)})"
+                     for address, (code, reply) in refused.items())
+
+
+_ADDRESSES = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+    "x-widget": "string-list",
+}
+
+PLUGINS = [
+    Plugin(
+        id="email.send", title="Send Email", category="Email", runs_in="activity",
+        icon="email", execute=_send, needs_trust=True, credential_kinds=("smtp",),
+        description="Send an email through an SMTP server. Connection errors retry; a refused "
+                    "login or recipient fails at once.",
+        config_schema={
+            "type": "object",
+            "properties": {
+                "credential": {"type": "string", "minLength": 1, "x-widget": "credential",
+                               "description": "an smtp credential"},
+                "from": {"type": "string",
+                         "description": "sender address (default: the credential's username)"},
+                "to": {**_ADDRESSES, "description": "recipient address(es)"},
+                "cc": {**_ADDRESSES, "description": "copy address(es)"},
+                "bcc": {**_ADDRESSES, "description": "hidden copy address(es)"},
+                "subject": {"type": "string", "description": "subject line"},
+                "text": {"type": "string", "x-widget": "multiline",
+                         "description": "plain-text body"},
+                "html": {"type": "string", "x-widget": "multiline",
+                         "description": "HTML body (sent as an alternative to text)"},
+                "attachments": {**_ADDRESSES,
+                                "description": "file paths (absolute or starting with ~)"},
+                "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 30,
+                              "description": "seconds to wait for the server"},
+            },
+            "required": ["credential"],
+            "additionalProperties": False,
+        },
+    ),
+    Plugin(
+        id="email.fetch", title="Fetch Email", category="Email", runs_in="activity",
+        icon="email", execute=fetch_messages, credential_kinds=("imap",),
+        description="Fetch unread messages from an IMAP folder (oldest first).",
+        config_schema=fetch_config_schema(),
+    ),
+]
