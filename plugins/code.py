@@ -2,11 +2,11 @@
 
 Each call starts a fresh Python process (the interpreter running Kianax, in isolated mode
 ``-I``) with :mod:`plugins.code_runner`, so the code cannot touch the worker's memory, and a
-time limit and a memory limit end it whatever it does. The code is the body of a function
-of ``input`` (the node's input) and ``data`` (the node's ``data`` field, templates rendered,
-e.g. ``{"order": "{{ trigger.order }}", "rates": "{{ nodes.fetch.output.body }}"}``); what
-it returns is the node's output. What it prints goes to the worker log, never into the
-output.
+time limit and a memory limit end it whatever it does. The code is the body of a function of
+``input`` (the node's input), ``trigger`` (the run's trigger input), ``nodes`` (the nodes
+done so far: ``nodes["fetch"]["output"]``, as in expressions) and ``data`` (the node's
+``data`` field, templates rendered); what it returns is the node's output. What it prints
+goes to the worker log, never into the output.
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ async def _python_code(ctx: ActivityContext, input: Any, config: Mapping[str, An
                           kind="BadConfig")
     timeout = _number(config, "timeout_s", 30, 0.001)
     memory_mb = int(_number(config, "memory_mb", 512, 32))
+    context = getattr(ctx, "run_context", None) or {}
     request = json.dumps({"code": code, "input": input, "data": config.get("data"),
+                          "trigger": context.get("trigger"), "nodes": context.get("nodes", {}),
                           "memory_mb": memory_mb}).encode()
     answer = CappedStream(MAX_PAYLOAD_BYTES + 1_000, 0)
     printed = CappedStream(LOG_BYTES, LOG_BYTES)
@@ -117,7 +119,8 @@ PLUGINS = [
     Plugin(
         id="code.python", title="Python Code", category="Code", runs_in="activity",
         icon="code", execute=_python_code, needs_trust=True,
-        description="Run the body of a Python function of input and data; its return value "
+        description="Run the body of a Python function of input, trigger, nodes and data; its "
+                    "return value "
                     "(JSON) is the output. Runs in its own process, killed at its limits.",
         config_schema={
             "type": "object",
@@ -125,8 +128,9 @@ PLUGINS = [
                 "code": {
                     "type": "string", "minLength": 1, "x-widget": "code-python",
                     "pattern": r"^(?![\s\S]*\{\{)", "default": "return input",
-                    "description": "The body of a function of input and data that returns a "
-                                   "JSON value; no templates inside (pass values in through "
+                    "description": "The body of a function of input, trigger, nodes and data "
+                                   "that returns a JSON value; no templates inside (use "
+                                   "nodes['fetch']['output'], or pass values in through "
                                    "data)",
                 },
                 "data": {"description": "Any JSON, templates rendered, passed to the code as "

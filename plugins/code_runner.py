@@ -1,11 +1,11 @@
 """The child side of ``code.python``: run one piece of user code and report on a private fd.
 
-Started as ``python -I code_runner.py`` (standard library only; no Kianax import). Reads
-one JSON request from stdin: ``{"code", "input", "data", "memory_mb"}``. Before the user's
-code runs, the real stdout is kept for the answer and fd 1 is pointed at stderr, so nothing
-the code prints (nor any program it starts) can corrupt the answer. The answer is one JSON
-object: ``{"ok": true, "value": …}`` or ``{"ok": false, "type", "message", "line",
-"text"}`` where ``line`` is a line number of the user's code.
+Started as ``python -I code_runner.py`` (standard library only; no Kianax import). Reads one
+JSON request from stdin: ``{"code", "input", "trigger", "nodes", "data", "memory_mb"}``.
+Before the user's code runs, the real stdout is kept for the answer and fd 1 is pointed at
+stderr, so nothing the code prints (nor any program it starts) can corrupt the answer. The
+answer is one JSON object: ``{"ok": true, "value": …}`` or ``{"ok": false, "type",
+"message", "line", "text"}`` where ``line`` is a line number of the user's code.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 FILENAME = "<code>"
 FUNCTION = "__kianax_code__"
-PARAMETERS = ("input", "data")
+PARAMETERS = ("input", "trigger", "nodes", "data")
 
 
 def limit_memory(megabytes: int) -> None:
@@ -33,8 +33,9 @@ def limit_memory(megabytes: int) -> None:
 
 
 def compile_function(code: str) -> Any:
-    """The user's code as the body of ``def __kianax_code__(input, data)``, keeping its own
-    line numbers (the body is parsed as written and wrapped in the syntax tree, not in text)."""
+    """The user's code as the body of ``def __kianax_code__(input, trigger, nodes, data)``,
+    keeping its own line numbers (the body is parsed as written and wrapped in the syntax
+    tree, not in text)."""
     tree = ast.parse(code, FILENAME, "exec")
     arguments = ast.arguments(posonlyargs=[], args=[ast.arg(arg=name) for name in PARAMETERS],
                               kwonlyargs=[], kw_defaults=[], defaults=[])
@@ -82,7 +83,7 @@ def main() -> None:
     code = request["code"]
     try:
         function = compile_function(code)
-        reply = answer(function(request["input"], request["data"]))
+        reply = answer(function(*(request.get(name) for name in PARAMETERS)))
     except BaseException as exc:  # SystemExit and KeyboardInterrupt in user code too
         reply = failure(exc, code)
     sys.stderr.flush()

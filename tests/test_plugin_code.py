@@ -57,6 +57,18 @@ async def test_routine_returns_what_the_code_returns_despite_its_prints(runner):
     assert state["result"] == {"price": {"total": 125.0, "customer": "ACME", "big": True}}
 
 
+async def test_code_reads_the_trigger_and_earlier_nodes_as_expressions_do(runner):
+    code = ("rates = nodes['rates']['output']\n"
+            "return {'eur': round(trigger['usd'] * rates['EUR'], 2), 'from': input['from']}")
+    doc = routine([transform("rates", {"EUR": 0.5, "from": "bank"}),
+                   node("convert", "code.python", code=code)], [("rates", "convert")])
+
+    state = await runner.run(doc, {"usd": 12.5})
+
+    assert state["status"] == "completed", state.get("error")
+    assert state["result"] == {"convert": {"eur": 6.25, "from": "bank"}}
+
+
 async def test_exception_fails_the_run_once_naming_the_line_of_the_users_code(runner):
     code = "rates = {'EUR': 1.1}\n\nreturn input * rates[data]\n"
     doc = routine([transform("amount", 10), node("convert", "code.python", code=code,

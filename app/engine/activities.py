@@ -75,7 +75,7 @@ class NodeActivities:
             node_id=node_id, attempt=info.attempt,
             logger=logging.LoggerAdapter(log, {"node": node_id, "run": request.get("run_id")}),
             resolver=self._credentials, run_id=str(request.get("run_id") or ""),
-            element=request.get("element"),
+            element=request.get("element"), run_context=request.get("context") or {},
         )
         beating = asyncio.create_task(_keep_alive(ctx))
         try:

@@ -20,7 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from app.engine.approvals import NodeFailed, RunControl, iso, node_error
-    from app.plugin_api import Emission, PluginError
+    from app.plugin_api import RUN_CONTEXT_PLUGINS, Emission, PluginError
     from app.routine import Node, RoutineInvalid, parse_routine
     from app.routine.expressions import ExpressionError, render
     from app.routine.graph import incoming, outgoing, topological_order
@@ -339,7 +339,9 @@ class RoutineWorkflow(RunControl):
             error = node_error(node, f"{where}: {exc}", "ExpressionError")
             raise NodeFailed(error, 0) from None
         if plugin is None:
-            return await self._execute_activity(node, value, config)
+            extra = {"context": {"trigger": context["trigger"], "nodes": context["nodes"]}} \
+                if node.plugin in RUN_CONTEXT_PLUGINS else {}
+            return await self._execute_activity(node, value, config, extra)
         try:
             emission: Emission = plugin.evaluate(value, config, sources)
             delay = float(emission.delay_s)
@@ -357,10 +359,11 @@ class RoutineWorkflow(RunControl):
             await workflow.sleep(delay, summary=f"{node.title}: delay")
         return Outcome(emission.ports, emission.output, 1)
 
-    async def _execute_activity(self, node: Node, value: Any, config: Any) -> Outcome:
+    async def _execute_activity(self, node: Node, value: Any, config: Any,
+                                extra: dict[str, Any]) -> Outcome:
         retry = node.retry
         request = {"node_id": node.id, "routine_id": self._routine.id,
-                   "run_id": self._run_context["id"], "input": value, "config": config}
+                   "run_id": self._run_context["id"], "input": value, "config": config, **extra}
         if json_size(request, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES:
             message = (f"its input and config are larger than the "
                        f"{describe_size(MAX_PAYLOAD_BYTES)} a node can be sent; pass it less")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
@@ -24,4 +26,7 @@ def build_worker(client: Client, task_queue: str, registry: PluginRegistry,
         activity_task_poller_behavior=PollerBehaviorAutoscaling(minimum=2, initial=10,
                                                                 maximum=50),
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        # A cancel reaches a running activity with its next heartbeat; unthrottled (default
+        # 80% of the 10-s heartbeat timeout) a cancelled command would run on for ~8 s.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
     )

@@ -3,6 +3,12 @@
 Plugins never import Temporal: workflow plugins are pure functions the
 interpreter calls inside the workflow; activity plugins are coroutines the
 engine wraps as Temporal activities whose activity type is the plugin id.
+
+This is version ``PLUGIN_API_VERSION`` of the contract. A third-party plugin module (an
+installed package's ``kianax.plugins`` entry point, or a ``.py`` file in the user's plugin
+folder) exports ``PLUGINS``, a list of :class:`Plugin`, and may declare
+``KIANAX_PLUGIN_API = 1``; a module declaring another version is refused at load. Third-party
+plugins run as activities only (a worker's workflow sandbox cannot import their code).
 """
 
 from __future__ import annotations
@@ -15,6 +21,15 @@ from typing import Any, Literal, Protocol
 from app.routine.model import DEFAULT_IN, DEFAULT_OUT
 
 RunsIn = Literal["workflow", "activity"]
+PLUGIN_API_VERSION = 1
+"""The plugin contract's version: bumped only when a change would break existing plugins
+(a field removed or changing meaning, execute() called differently). Adding an optional
+field or a context method keeps the version."""
+RUN_CONTEXT_PLUGINS = frozenset({"code.python"})
+"""Activity plugins the interpreter also sends the run's trigger input and the outputs of
+the nodes done so far (``ctx.run_context``): code is written against them, as expressions
+are. Every other activity gets only its input and rendered config, which keeps payloads
+small (the workflow cannot read a plugin's manifest: it imports no plugin code)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,11 @@ class ActivityContext(Protocol):
 
     def heartbeat(self, *details: Any) -> None:
         """Tell the engine the activity is alive (long-running work)."""
+
+    @property
+    def run_context(self) -> Mapping[str, Any]:
+        """``{"trigger", "nodes": {id: {"output", "status", "error"}}}`` for the plugins in
+        :data:`RUN_CONTEXT_PLUGINS`; empty for the others."""
 
 
 Evaluate = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Emission]

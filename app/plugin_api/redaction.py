@@ -67,6 +67,7 @@ class CredentialContext:
     secrets: set[str] = field(default_factory=set)
     run_id: str = ""
     element: int | None = None
+    run_context: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def idempotency_key(self) -> str:
