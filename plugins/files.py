@@ -20,7 +20,6 @@ import io
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from typing import Any, TypeVar
 
 from app.plugin_api import ActivityContext, Plugin, PluginError
 from app.routine.runstate import MAX_PAYLOAD_BYTES, describe_size, json_size
+from plugins import atomic_write
 
 FORMATS = ("text", "json", "csv", "lines", "binary")
 WRITE_MODES = ("overwrite", "append", "create")
@@ -225,85 +225,10 @@ def _write_file(path: Path, data: bytes, mode: str, make_dirs: bool) -> int:
         if target.is_dir():
             raise PluginError(f"cannot write {path}: it is a folder", kind="FileError")
         if mode == "append":
-            return _append(target, data)
-        return _replace(target, data, exclusive=mode == "create")
+            return atomic_write.append(target, data)
+        return atomic_write.replace(target, data, exclusive=mode == "create")
     except OSError as exc:
         raise _os_error(exc, path, "write") from None
-
-
-def _append(target: Path, data: bytes) -> int:
-    """O_APPEND writes land at the end whatever else writes the file; a crash can leave a
-    partial last piece but never touches what was there before."""
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        return os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-
-
-def _replace(target: Path, data: bytes, exclusive: bool) -> int:
-    """Write a temp file in the same folder, fsync it, then rename it over ``target`` (or,
-    for ``create``, hard-link it there, which fails if ``target`` exists): a reader sees the
-    old file or the new one, never a part. An existing file's permission bits are kept."""
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fchmod(fd, _mode_for(target))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if exclusive:
-            _link_new(temp, target)
-        else:
-            os.replace(temp, target)
-        _fsync_folder(target.parent)
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
-    return len(data)
-
-
-def _mode_for(target: Path) -> int:
-    try:
-        return stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _link_new(temp: str, target: Path) -> None:
-    try:
-        os.link(temp, target)
-    except FileExistsError:
-        raise PluginError(f"cannot create {target}: it already exists (mode create never "
-                          "replaces a file)", kind="FileError") from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
-            raise
-        # No hard links here (e.g. FAT): an exclusive create with the whole content at once.
-        with open(target, "xb") as file, open(temp, "rb") as source:
-            file.write(source.read())
-            file.flush()
-            os.fsync(file.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows cannot open a folder)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- files.list ---------------------------------------------------------------------------

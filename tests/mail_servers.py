@@ -36,10 +36,11 @@ class Received:
 
 @dataclass
 class SmtpServer:
-    """aiosmtpd on its own thread; logins need TLS (STARTTLS) and this username/password.
-    Recipients in ``refuse`` get a 550."""
+    """aiosmtpd on its own thread; logins need TLS (STARTTLS, or TLS from the first byte
+    with ``implicit_tls``) and this username/password. Recipients in ``refuse`` get a 550."""
 
     certificates: Certificates
+    implicit_tls: bool = False
     username: str = "robot@example.test"
     password: str = field(default_factory=lambda: "smtp-" + secrets.token_urlsafe(16))
     refuse: set[str] = field(default_factory=set)
@@ -70,9 +71,11 @@ class SmtpServer:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certificates.server_cert, self.certificates.server_key)
         self.port = free_port()
+        # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; implicit TLS is TLS too.
+        tls = {"ssl_context": context, "auth_require_tls": False} if self.implicit_tls \
+            else {"tls_context": context, "auth_require_tls": True}
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
-                                      tls_context=context, authenticator=authenticate,
-                                      auth_require_tls=True)
+                                      authenticator=authenticate, **tls)
         self._controller.start()
         return self
 

@@ -204,6 +204,21 @@ async def test_a_wrong_password_fails_at_once_without_showing_it(smtp: SmtpServe
     assert smtp.password[:-1] not in str(error) and smtp.received == []
 
 
+async def test_implicit_tls_works_and_no_tls_never_sends_the_password(
+        certificates: Certificates, smtp: SmtpServer, vault: Vault) -> None:
+    implicit = SmtpServer(certificates, implicit_tls=True, password=smtp.password).start()
+    try:
+        vault.entries["smtp"]["fields"].update(port=implicit.port, tls="ssl")
+        assert (await send(vault, to="a@b.test"))["accepted"] == ["a@b.test"]
+        assert implicit.received[0].recipients == ["a@b.test"]
+    finally:
+        implicit.stop()
+    vault.entries["smtp"]["fields"].update(port=smtp.port, tls="none")
+    error = await send_fails(vault, to="a@b.test")  # this server offers AUTH only over TLS
+    assert "does not offer a login (AUTH) on this connection" in str(error)
+    assert not error.retryable and smtp.received == []
+
+
 async def test_an_untrusted_certificate_is_refused_and_says_how_to_trust_it(
         smtp: SmtpServer, vault: Vault) -> None:
     with pytest.raises(PluginError) as caught:
