@@ -176,11 +176,15 @@ def test_python_code_is_highlighted_indented_and_committed_once(window, qtbot):
         return code.palette().text().color()
 
     code = field(window, "code", CodeEdit)
-    code.setPlainText(expected)
+    code.setPlainText(expected + "\nbar'x' + b'y' + '#' + {{ input.n }}")
     keyword, builtin, plain = colour_at(0, 0), colour_at(1, 11), colour_at(0, 4)
     comment = colour_at(1, 24)
     assert plain == code.palette().text().color()
     assert len({keyword.name(), builtin.name(), comment.name(), plain.name()}) == 4
+    string, template = colour_at(3, 3), colour_at(3, 27)
+    assert colour_at(3, 2) == plain  # the r of bar is not a string prefix
+    assert colour_at(3, 9) == colour_at(3, 10) == colour_at(3, 18) == string != plain
+    assert template not in (plain, string, comment)
 
 
 def test_a_triple_quoted_string_stays_a_string_across_lines(window):
@@ -306,7 +310,8 @@ def test_screenshot_of_the_hinted_fields(window, qtbot):
 
 def test_big_and_odd_values_open_quickly_and_are_shown_faithfully(window, qtbot):
     line = "total = sum(x * 2 for x in range(10))  # 'quoted' \"text\" 0x1F\n"
-    code = line * (1_000_000 // len(line))  # about the largest value a routine may hold
+    hostile = "{{ '\"#" * 1500 + "\n"  # unclosed templates and strings, 9 000 characters
+    code = line * (500_000 // len(line)) + hostile * 50  # about the largest value allowed
     started = time.perf_counter()
     node_id = select(window, {"args": [f"arg{i}" for i in range(5000)], "code": code,
                               "prompt": "x" * 1_000_000})

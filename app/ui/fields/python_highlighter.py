@@ -25,12 +25,15 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         name for name in dir(builtins) if not name.startswith("_"))))),
     ("number", re.compile(r"\b(?:0[xXoObB][0-9a-fA-F_]+|\d[\d_]*(?:\.\d*)?(?:[eE][+-]?\d+)?j?)")),
     ("decorator", re.compile(r"^\s*@[\w.]+")),
-    ("template", re.compile(r"\{\{.*?\}\}")),
 )
+_PREFIX = r"(?:(?<!\w)[rRbBuUfF]{1,2})?"
 # Strings and comments last: what they cover is theirs, whatever matched inside.
 _STRING_OR_COMMENT = re.compile(
-    r"""(?P<comment>\#.*$)|(?P<string>[rRbBuUfF]{0,2}(?:'(?:\\.|[^'\\])*'?|"(?:\\.|[^"\\])*"?))""")
-_TRIPLE = re.compile(r"[rRbBuUfF]{0,2}('''|\"\"\")")
+    r"(?P<comment>\#.*$)|(?P<string>" + _PREFIX +
+    r"""(?:'(?:\\.|[^'\\])*'?|"(?:\\.|[^"\\])*"?))""")
+_TRIPLE = re.compile(_PREFIX + r"""('''|\"\"\")""")
+LONGEST_LINE = 10_000
+"""Longer lines (data, not code a person wrote) are left plain: highlighting stays fast."""
 _IN_SINGLE, _IN_DOUBLE = 1, 2
 
 
@@ -49,13 +52,19 @@ class PythonHighlighter(QSyntaxHighlighter):
             self.formats[name] = fmt
 
     def highlightBlock(self, text: str) -> None:
+        if len(text) > LONGEST_LINE:
+            self.setCurrentBlockState(self.previousBlockState())
+            return
         for name, pattern in _RULES:
             for match in pattern.finditer(text):
                 self.setFormat(match.start(), match.end() - match.start(), self.formats[name])
+        self._templates(text)
         self.setCurrentBlockState(0)
         start = self._continue_triple(text)
+        triple = _TRIPLE.search(text, start)
         while start < len(text):
-            triple = _TRIPLE.search(text, start)
+            if triple and triple.start() < start:
+                triple = _TRIPLE.search(text, start)
             single = _STRING_OR_COMMENT.search(text, start)
             if triple and (single is None or triple.start() <= single.start()):
                 start = self._triple_from(text, triple.start(), triple.end(), triple.group(1))
@@ -65,6 +74,16 @@ class PythonHighlighter(QSyntaxHighlighter):
             kind = "comment" if single.group("comment") else "string"
             self.setFormat(single.start(), single.end() - single.start(), self.formats[kind])
             start = max(single.end(), single.start() + 1)
+
+    def _templates(self, text: str) -> None:
+        """``{{ … }}``: the engine fills these in before the code runs."""
+        start = text.find("{{")
+        while start >= 0:
+            end = text.find("}}", start + 2)
+            if end < 0:
+                return
+            self.setFormat(start, end + 2 - start, self.formats["template"])
+            start = text.find("{{", end + 2)
 
     def _continue_triple(self, text: str) -> int:
         """Where this line's own tokens begin, after closing a string an earlier line opened."""

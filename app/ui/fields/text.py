@@ -4,14 +4,16 @@ keystroke, so one visit to a field is one undoable edit."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QTextOption
 from PySide6.QtWidgets import QPlainTextEdit, QTableWidget, QTableWidgetItem
 
 Commit = Callable[[Any], None]
+_LONG_RUN = re.compile(r"\S{2000}")
 
 
 class CommittingTextEdit(QPlainTextEdit):
@@ -22,6 +24,8 @@ class CommittingTextEdit(QPlainTextEdit):
     def __init__(self, text: str, commit: Commit):
         super().__init__()
         self._commit = commit
+        if _LONG_RUN.search(text):  # word-wrapping one huge word takes minutes in Qt
+            self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.setPlainText(text)
         self._committed = self.toPlainText()
 
