@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from app import __version__, cli_admin, cli_engine, cli_runs
+from app import __version__, cli_admin, cli_engine, cli_plugins, cli_runs
 from app.cli_common import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the run state as JSON")
     run.add_argument("--detach", action="store_true",
                      help="start the run, print its run id and exit; a worker executes it")
+    run.add_argument("--trust", action="store_true", help="run a routine FILE whose nodes "
+                     "touch this machine (commands, code, files, mail): read it first")
     server_option(run)
 
     validate = sub.add_parser("validate", help="check a routine file; list every problem")
@@ -82,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="store a routine file as a new version")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--trust", action="store_true", help="trust the imported version's "
+                     "nodes that touch this machine (commands, code, files, mail), so it may "
+                     "run and be activated: read the file first")
 
     exp = sub.add_parser("export", help="write a stored routine as JSON")
     exp.add_argument("id")
@@ -100,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("id")
         server_option(command)
     cli_admin.add_parsers(sub)  # credential, store
+    cli_plugins.add_parsers(sub)  # plugins
 
     selftest = sub.add_parser("self-test", help="start engine and worker, run a sample routine")
     server_option(selftest)
@@ -200,8 +207,15 @@ def cmd_validate(app: Kianax, args: argparse.Namespace) -> int:
 
 
 def cmd_import(app: Kianax, args: argparse.Namespace) -> int:
-    routine_id, version = app.import_file(args.file)
-    print(f"imported {routine_id} as version {version}")
+    routine_id, version = app.import_file(args.file, trust=args.trust)
+    print(f"imported {routine_id} as version {version}"
+          + (" (trusted)" if args.trust and app.trust_items(app.stored(routine_id)[0]) else ""))
+    refusal = app.current_untrusted(routine_id)
+    if refusal:  # stored, but it will not run: say what the user is asked to trust
+        print(f"not trusted: {refusal}", file=sys.stderr)
+        for item in app.trust_items(app.stored(routine_id)[0]):
+            what = item.what.replace("\n", "\n      ")
+            print(f"  {item.place} ({item.plugin_id}) {what}", file=sys.stderr)
     if app.is_active(routine_id):
         print(_run_async(app.follow_saved(routine_id)))
     return EXIT_OK
@@ -245,6 +259,12 @@ def cmd_run(app: Kianax, args: argparse.Namespace) -> int:
         except PayloadError as exc:
             raise UserError(f"--input is refused: {exc}") from None
     loaded = app.load(args.routine)
+    if args.trust:
+        if loaded.version is not None:
+            raise UserError(f"--trust applies to a routine file, and {args.routine} is a stored "
+                            "routine; trust it with `kianax import FILE --trust` or open it in "
+                            "the editor and save it")
+        loaded = dataclasses.replace(loaded, trusted=True)
     if args.detach:
         return cli_runs.run_detached(app, loaded, trigger, args)
     progress = sys.stderr if args.json else sys.stdout
@@ -310,6 +330,7 @@ COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
 
 
 COMMANDS.update(cli_admin.COMMANDS)
+COMMANDS.update(cli_plugins.COMMANDS)
 COMMANDS.update(cli_runs.COMMANDS)
 COMMANDS.update(cli_engine.COMMANDS)
 

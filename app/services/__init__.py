@@ -2,7 +2,8 @@
 
 It knows the store, the plugins, the settings and how to open the engine; it never prints
 and never touches Qt. ``Kianax`` is assembled from its parts: the routine library, engine
-access, running and recording runs, and activation of triggers.
+access, running and recording runs, activation of triggers, and trust (which refuses to run
+or activate a routine from a file that touches the machine until its user trusts it).
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from app.run_history import RunHistory
 from app.services.activation import Activation, ActiveView
 from app.services.credentials import Credentials
 from app.services.errors import UserError
-from app.services.routines import Library, LoadedRoutine
+from app.services.routines import LoadedRoutine
 from app.services.running import Running
 from app.services.trigger_runs import TriggerRuns
+from app.services.trust import Trust, TrustItem
 from app.settings import Settings
 from app.store import Store
 from app.vault import Vault
 
-__all__ = ["ActiveView", "Credentials", "Kianax", "LoadedRoutine", "TriggerRuns", "UserError"]
+__all__ = ["ActiveView", "Credentials", "Kianax", "LoadedRoutine", "TriggerRuns", "TrustItem",
+           "UserError"]
 
 
-class Kianax(Library, Running, Activation):
+class Kianax(Trust, Running, Activation):
     """One user's Kianax: their data folder, settings, store, plugins and credentials."""
 
     def __init__(self, paths: Paths | None = None, vault: Vault | None = None):

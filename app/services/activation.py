@@ -42,6 +42,10 @@ class ActiveView:
 class Activation(EngineAccess):
     """Routines' triggers: activate, deactivate, follow a new version, reconcile, overview."""
 
+    if TYPE_CHECKING:  # from Trust (app.services.trust), assembled in app.services.Kianax
+        def current_untrusted(self, routine_id: str) -> str | None: ...
+        def untrusted(self, loaded: LoadedRoutine) -> str | None: ...
+
     async def activate(self, routine_id: str, engine: EngineSession | None = None) -> str:
         """Register the routine's trigger with its current version; the state is stored.
 
@@ -71,8 +75,13 @@ class Activation(EngineAccess):
 
     async def follow_saved(self, routine_id: str, engine: EngineSession | None = None) -> str:
         """After a new version of an active routine is saved: move its trigger to it, or
-        deactivate it when the new version's trigger is manual (nothing left to serve)."""
+        deactivate it when the new version's trigger is manual (nothing left to serve) or when
+        the new version is not trusted (app.services.trust): no trigger serves it."""
         document, _ = self.store.routine(routine_id)
+        refusal = self.current_untrusted(routine_id)
+        if refusal:
+            await self.deactivate(routine_id, engine)
+            return f"{routine_id} was deactivated because {refusal}, then activate it again"
         if trigger_of(document).get("type", "manual") == "manual":
             await self.deactivate(routine_id, engine)
             return f"{routine_id} now has a manual trigger, so it was deactivated"
@@ -206,7 +215,9 @@ class Activation(EngineAccess):
             runs.adopt(run_id, version)
         host = TriggerHost(self.store, self.plugins, runs, self._resolve_credential,
                            self._webhook_secret, self.webhook_options(), self.check,
-                           lock=self.paths.data / "triggers.lock")
+                           lock=self.paths.data / "triggers.lock",
+                           untrusted=lambda rid, version, doc: self.untrusted(
+                               LoadedRoutine(doc, version, rid)))
         host.set_paused(self.settings.triggers_paused)
         return host
 

@@ -23,6 +23,10 @@ class LoadedRoutine:
     document: dict[str, Any]
     version: int | None  # None when read from a file rather than the store
     source: str
+    trusted: bool | None = None
+    """Trust (app.services.trust): True when the user trusted it for this run (``run FILE
+    --trust``), False for a file not trusted, None to ask the store for a stored version (a
+    routine drawn in the editor and not saved yet is trusted)."""
 
 
 class Library:
@@ -52,7 +56,7 @@ class Library:
         """A routine by file path or by id in the store (a path wins when both exist)."""
         path = Path(reference).expanduser()
         if path.suffix == ".json" or path.exists():
-            return LoadedRoutine(self.read_file(path), None, str(path))
+            return LoadedRoutine(self.read_file(path), None, str(path), trusted=False)
         try:
             document, version = self.store.routine(reference)
         except NotFound as exc:
@@ -73,10 +77,17 @@ class Library:
             raise RoutineInvalid(problems)
         return routine
 
-    def import_file(self, path: Path) -> tuple[str, int]:
-        """Validate and store a routine file as a new version; invalid files are refused."""
-        routine = self.validated(LoadedRoutine(self.read_file(path), None, str(path)))
-        return routine.id, self.store.save_routine(dump_routine(routine))
+    def import_file(self, path: Path, trust: bool = False) -> tuple[str, int]:
+        """Validate and store a routine file as a new version; invalid files are refused.
+        The version is trusted when ``trust`` or when nothing in it touches the machine."""
+        from app.services.trust import trust_items
+
+        routine, problems = self.check(self.read_file(path))
+        if problems or routine is None:
+            raise RoutineInvalid(problems)
+        document = dump_routine(routine)
+        trusted = trust or not trust_items(document, self.plugins)
+        return routine.id, self.store.save_routine(document, trusted=trusted)
 
     def save(self, routine: Routine) -> int:
         """Store the routine as its next version (drafts with problems are allowed)."""

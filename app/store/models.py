@@ -35,6 +35,9 @@ class RoutineVersionRow(Base):
     version: Mapped[int] = mapped_column(primary_key=True)
     document: Mapped[dict[str, Any]]
     saved_at: Mapped[datetime]
+    # False: imported from a file with nodes that touch the machine, not trusted by the user
+    # (app.services.trust). None: saved before trust existed, read as trusted.
+    trusted: Mapped[bool | None] = mapped_column(nullable=True)
     routine: Mapped[RoutineRow] = relationship(back_populates="versions")
 
 

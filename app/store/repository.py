@@ -196,8 +196,9 @@ class Store(RunHistory):
 
     # Routines
 
-    def save_routine(self, document: dict[str, Any]) -> int:
-        """Store ``document`` as the routine's next version (the first creates the routine)."""
+    def save_routine(self, document: dict[str, Any], trusted: bool = True) -> int:
+        """Store ``document`` as the routine's next version (the first creates the routine);
+        ``trusted=False`` marks a version its user has not trusted yet (app.services.trust)."""
         now = _now()
         with self._session() as session:
             row = session.get(RoutineRow, document["id"])
@@ -209,8 +210,16 @@ class Store(RunHistory):
             row.name = document.get("name") or document["id"]
             row.updated_at = now
             session.add(RoutineVersionRow(routine_id=row.id, version=row.current_version,
-                                          document=document, saved_at=now))
+                                          document=document, saved_at=now, trusted=trusted))
             return row.current_version
+
+    def version_trusted(self, routine_id: str, version: int) -> bool:
+        """Whether that stored version may run; versions saved before trust existed may."""
+        with self._session() as session:
+            saved = session.get(RoutineVersionRow, (routine_id, version))
+            if saved is None:
+                raise NotFound(f"routine {routine_id!r} has no version {version}")
+            return saved.trusted is not False
 
     def routine(self, routine_id: str, version: int | None = None) -> tuple[dict[str, Any], int]:
         """The document of ``version`` (default: the latest) and its version number."""

@@ -42,6 +42,7 @@ STANDBY = ("served by another Kianax process using this store (the app or `kiana
            "--triggers`); this one takes over when it stops")
 SecretOf = Callable[[str], Awaitable[bytes]]
 Validate = Callable[[Any], tuple[Routine | None, list[Problem]]]
+Untrusted = Callable[[str, int, dict[str, Any]], str | None]  # why a version may not run
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,11 @@ class TriggerStatus:
 class TriggerHost:
     def __init__(self, store: Store, plugins: PluginRegistry, launcher: Launcher,
                  resolver: CredentialResolver, secret_of: SecretOf, webhook: WebhookOptions,
-                 validate: Validate, lock: Path | None = None, refresh_s: float = REFRESH_S):
+                 validate: Validate, lock: Path | None = None, refresh_s: float = REFRESH_S,
+                 untrusted: Untrusted | None = None):
         self.store = store
+        self.untrusted = untrusted
+        self._refused: dict[str, str] = {}  # untrusted routines: not served, and why
         self.launcher = launcher
         self.secret_of = secret_of
         self.validate = validate
@@ -137,9 +141,13 @@ class TriggerHost:
             self._standby = []
             active: dict[str, ActiveRoutine] = {}
             invalid: dict[str, ActiveRoutine] = {}  # drafts with problems are not served
+            refused: dict[str, str] = {}  # nor versions their user has not trusted
             for rid, (doc, version) in self.store.active_routines().items():
                 if trigger_of(doc).get("type") in LOCAL_TYPES:
-                    served = active if self._valid(doc) else invalid
+                    refusal = self.untrusted(rid, version, doc) if self.untrusted else None
+                    if refusal:
+                        refused[rid] = refusal
+                    served = active if self._valid(doc) and not refusal else invalid
                     served[rid] = ActiveRoutine(rid, version, doc)
             stamps = self._secret_stamps(active)
             if active == self._active and invalid == self._invalid and \
@@ -147,6 +155,7 @@ class TriggerHost:
                     not any(watch.done for watch in self.watches.values()):
                 return
             self._errors, self._invalid, self._stamps = {}, invalid, stamps
+            self._refused = refused
             by_type = {kind: {rid: r for rid, r in active.items() if r.trigger["type"] == kind}
                        for kind in LOCAL_TYPES}
             await self._apply_webhooks(by_type["webhook"], [
@@ -173,8 +182,10 @@ class TriggerHost:
     async def _apply_webhooks(self, routines: dict[str, ActiveRoutine],
                               invalid: list[ActiveRoutine]) -> None:
         hooks: dict[str, Hook] = {}
-        unavailable = {  # callers learn why, rather than a 404
-            str(r.trigger.get("path", "")).strip("/"): f"routine {r.id}: {_problems(r)}"
+        unavailable = {  # callers learn why, rather than a 404 (not which nodes are untrusted)
+            str(r.trigger.get("path", "")).strip("/"):
+                f"routine {r.id} is not trusted on this machine; its owner can see why in "
+                "Kianax" if r.id in self._refused else f"routine {r.id}: {_problems(r)}"
             for r in invalid}
         for rid, routine in routines.items():
             path = routine.trigger["path"].strip("/")
@@ -211,7 +222,8 @@ class TriggerHost:
         if self._standby:
             return [TriggerStatus(r.id, r.trigger["type"], "standby", error=STANDBY)
                     for r in self._standby]
-        found = [TriggerStatus(rid, r.trigger["type"], "not served", error=_problems(r))
+        found = [TriggerStatus(rid, r.trigger["type"], "not served",
+                               error=self._refused.get(rid) or _problems(r))
                  for rid, r in sorted(self._invalid.items())]
         for rid, routine in sorted(self._active.items()):
             kind = routine.trigger["type"]
