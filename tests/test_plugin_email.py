@@ -285,8 +285,8 @@ async def test_fetch_over_starttls_and_plain_and_from_another_folder(
         assert [m["subject"] for m in output["messages"]] == ["in the archive"]
 
 
-async def test_fetch_errors_are_clear(certificates: Certificates, vault: Vault,
-                                      user: str) -> None:
+async def test_fetch_errors_are_clear(certificates: Certificates, vault: Vault, user: str,
+                                      caplog: pytest.LogCaptureFixture) -> None:
     # A Dovecot of its own: after a failed login Dovecot slows later logins from the same
     # address for seconds, which would slow every test after this one.
     own = Dovecot(certificates).start()
@@ -298,7 +298,7 @@ async def test_fetch_errors_are_clear(certificates: Certificates, vault: Vault,
         own.stop()
     assert caught.value.kind == "AuthError" and not caught.value.retryable
     assert f"refused the login of {user!r}" in str(caught.value)
-    wrong.assert_nowhere(str(caught.value))
+    wrong.assert_nowhere(str(caught.value), *(r.getMessage() for r in caplog.records))
     error = await fetch_fails(vault, folder="Nowhere")
     assert "folder 'Nowhere' cannot be opened" in str(error) and not error.retryable
     vault.entries["imap"]["fields"]["port"] = free_port()
