@@ -164,6 +164,8 @@ def test_python_code_is_highlighted_indented_and_committed_once(window, qtbot):
 
     expected = "def total(items):\n    return sum(items)  # all\n    x"
     assert config(window, node_id)["code"] == expected
+    qtbot.keyClick(code, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
+    assert not code.hasFocus() and code.toPlainText() == expected  # Ctrl+Tab leaves
     assert window.editor.undo_stack.count() == 1
     window.editor.undo_stack.undo()
     assert "code" not in config(window, node_id)
@@ -260,6 +262,12 @@ def test_credential_picker_offers_only_accepted_kinds_and_keeps_a_missing_name(w
     assert picker.value() == "old-token"
     picker.combo.setCurrentIndex(0)
     assert "credential" not in config(window, node_id)
+
+    window.services.credentials.add("later", "api_key", {}, {"key": "added-elsewhere"})
+    picker.combo.showPopup()  # lists again as it opens
+    assert picker.names() == ["github", "later", "weather"]  # old-token is no longer used
+    assert picker.value() is None and "credential" not in config(window, node_id)
+    picker.combo.hidePopup()
 
 
 def test_new_credential_from_the_picker_is_saved_in_the_vault_and_chosen(window, qtbot):

@@ -50,7 +50,8 @@ class CodeEdit(CommittingTextEdit):
         key, mods = event.key(), event.modifiers()
         control = mods & Qt.KeyboardModifier.ControlModifier
         if key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and control:
-            self.focusNextPrevChild(key == Qt.Key.Key_Tab)
+            # QPlainTextEdit's own version refuses to move while Tab is for typing
+            QWidget.focusNextPrevChild(self, key == Qt.Key.Key_Tab)
             return
         if key == Qt.Key.Key_Tab and not mods:
             self.insertPlainText(INDENT)

@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 NONE_TEXT = "(none)"
 
 
+class _Combo(QComboBox):
+    """Lists again as it opens: credentials added since the form was built show up."""
+
+    def __init__(self, picker: CredentialPicker):
+        super().__init__()
+        self.picker = picker
+
+    def showPopup(self) -> None:
+        self.picker.refresh(self.picker.value())
+        super().showPopup()
+
+
 class CredentialPicker(QWidget):
     """Emits ``committed`` with the chosen name, or None for "(none)"."""
 
@@ -32,7 +44,7 @@ class CredentialPicker(QWidget):
         self.credentials = credentials
         self.kinds = tuple(kinds)
         self.required = required
-        self.combo = QComboBox()
+        self.combo = _Combo(self)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(12)
         self.new_button = QToolButton()
