@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.plugin_api import Emission, Plugin, PluginError
+from app.routine.document import ID_PATTERN
 from app.routine.limits import MAX_DURATION_S
 
 _SINGLE_EXPRESSION = {
@@ -78,6 +79,20 @@ def _approval(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any])
                      "on_timeout": on_timeout}, ports=())
 
 
+ROUTINE_CALL = "routine.call"
+
+
+def _call(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
+    """Checks the (rendered) config and says whom to call with what; the interpreter loads
+    the called routine's current version and runs it as a child workflow
+    (app.engine.subroutines)."""
+    routine = config.get("routine")
+    if not isinstance(routine, str) or not ID_PATTERN.fullmatch(routine):
+        raise PluginError(f"routine must be the id of a stored routine, not {routine!r}"[:300],
+                          kind="BadConfig")
+    return Emission({"routine": routine, "input": config.get("input", input)}, ports=())
+
+
 def _fail(input: Any, config: Mapping[str, Any], sources: Mapping[str, Any]) -> Emission:
     raise PluginError(str(config.get("message") or "failed by core.fail"), kind="Fail")
 
@@ -141,6 +156,21 @@ PLUGINS = [
                                               "(reject) or fail the node (fail)"},
             },
             "additionalProperties": False,
+        },
+    ),
+    Plugin(
+        id=ROUTINE_CALL, title="Call Routine", category="Flow", runs_in="workflow",
+        icon="call", evaluate=_call,
+        description="Run another stored routine (its current version) as a run of its own "
+                    "and wait for it; its result is the output. Cancelled with this run.",
+        config_schema={
+            "type": "object",
+            "properties": {
+                "routine": {"type": "string", "pattern": ID_PATTERN.pattern,
+                            "description": "the id of the stored routine to run"},
+                "input": {"description": "its trigger input (default: this node's input)"},
+            },
+            "required": ["routine"], "additionalProperties": False,
         },
     ),
     Plugin(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from temporalio import activity
@@ -12,6 +12,7 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from app.engine.interpreter import BREATHE_ACTIVITY
+from app.engine.subroutines import LOAD_ROUTINE_ACTIVITY
 from app.plugin_api import PluginError
 from app.plugin_api.redaction import CredentialContext, CredentialResolver, redact
 from app.plugin_api.registry import PluginRegistry
@@ -51,6 +52,31 @@ async def _keep_alive(ctx: _Context) -> None:
 async def breathe() -> None:
     """A no-op local activity: the interpreter awaits it to end an activation (so Temporal's
     deadlock detector never sees a long one) without a server round trip."""
+
+
+RoutineSource = Callable[[str], Awaitable[Mapping[str, Any]]]
+"""``{"document", "version"}`` of a stored routine's current version; LookupError if none."""
+
+
+class RoutineLoader:
+    """The local activity a ``routine.call`` node reads the called routine with: from this
+    worker's store, at call time."""
+
+    def __init__(self, source: RoutineSource | None = None):
+        self._source = source
+
+    @activity.defn(name=LOAD_ROUTINE_ACTIVITY)
+    async def load_routine(self, routine_id: str) -> dict[str, Any]:
+        if self._source is None:
+            raise ApplicationError(
+                f"cannot call routine {routine_id!r}: this worker has no routine store",
+                type="RoutineNotFound", non_retryable=True)
+        try:
+            loaded = await self._source(routine_id)
+        except LookupError as exc:
+            raise ApplicationError(str(exc).strip("'\""), type="RoutineNotFound",
+                                   non_retryable=True) from None
+        return {"document": loaded["document"], "version": loaded["version"]}
 
 
 class NodeActivities:

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from app.engine.approvals import NodeFailed, RunControl, iso, node_error
+    from app.engine.subroutines import SubRoutines
     from app.plugin_api import RUN_CONTEXT_PLUGINS, Emission, PluginError
     from app.routine import Node, RoutineInvalid, parse_routine
     from app.routine.expressions import ExpressionError, render
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from app.routine.runstate import (
         MAX_PAYLOAD_BYTES,
         MAX_STATE_BYTES,
+        RUN_SOURCES,
         NodeRun,
         Outcome,
         bounded_nodes,
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         json_size,
         shortened,
     )
-    from plugins.core import APPROVAL
+    from plugins.core import APPROVAL, ROUTINE_CALL
     from plugins.core import PLUGINS as CORE_PLUGINS
 
 WORKFLOW_NAME = "KianaxRoutine"
@@ -60,7 +62,6 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # The state query shows a trigger input larger than this shortened (the input is kept whole
 # in the workflow's history; the state leaves room for the nodes).
 TRIGGER_SHOWN_BYTES = 400_000
-SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun")
 
 
 def _routine_of(request: Any) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def _routine_of(request: Any) -> dict[str, Any]:
 # only the pure routine model and core plugins, and reads time and randomness only through
 # `workflow`. It stays importable by the sandbox (tests/test_replay.py checks both ways).
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception], sandboxed=False)
-class RoutineWorkflow(RunControl):
+class RoutineWorkflow(RunControl, SubRoutines):
     """Runs a routine: nodes start as soon as every incoming connection is resolved."""
 
     @workflow.init
@@ -95,6 +96,8 @@ class RoutineWorkflow(RunControl):
         }
         self._pure_in_activation = 0
         self._pause: asyncio.Task[None] | None = None
+        depth = request.get("depth") if isinstance(request, dict) else 0
+        self._depth = depth if isinstance(depth, int) and depth >= 0 else 0  # routine calls
         self._init_control()
 
     @workflow.run
@@ -175,7 +178,7 @@ class RoutineWorkflow(RunControl):
         if size > TRIGGER_SHOWN_BYTES:
             trigger = shortened(trigger, size)
         source = request.get("source")
-        if source not in SOURCES:  # a schedule's action names no source; its trigger says
+        if source not in RUN_SOURCES:  # a schedule's action names no source; its trigger says
             source = "cron" if request.get("trigger") == {"type": "cron"} else "cli"
         return {
             "run_id": workflow.info().workflow_id,
@@ -355,6 +358,8 @@ class RoutineWorkflow(RunControl):
                              1) from None
         if node.plugin == APPROVAL:
             return await self._wait_for_person(node, emission.output)
+        if node.plugin == ROUTINE_CALL:
+            return await self._call_routine(node, emission.output, WORKFLOW_NAME)
         if delay > 0:
             await workflow.sleep(delay, summary=f"{node.title}: delay")
         return Outcome(emission.ports, emission.output, 1)

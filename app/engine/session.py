@@ -19,7 +19,7 @@ from urllib.parse import quote
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from app.engine.activities import CredentialResolver, no_vault
+from app.engine.activities import CredentialResolver, RoutineSource, no_vault
 from app.engine.connection import (
     DEFAULT_NAMESPACE,
     ConnectionOptions,
@@ -48,7 +48,7 @@ class EngineSession:
     def __init__(self, paths: Paths, plugins: PluginRegistry, task_queue: str,
                  options: ConnectionOptions | None = None, worker: bool = True,
                  credentials: CredentialResolver = no_vault,
-                 embedded_key: bytes | None = None):
+                 embedded_key: bytes | None = None, routines: RoutineSource | None = None):
         self.paths = paths
         self.plugins = plugins
         self.task_queue = task_queue
@@ -60,6 +60,7 @@ class EngineSession:
         self._want_worker = worker
         self._credentials = credentials
         self._embedded_key = embedded_key
+        self._routines = routines
         self._worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
 
@@ -78,7 +79,8 @@ class EngineSession:
                 self.client = await connect(self.options)
             if self._want_worker:
                 self._worker = build_worker(worker_client(self.client, self.options),
-                                            self.task_queue, self.plugins, self._credentials)
+                                            self.task_queue, self.plugins, self._credentials,
+                                            routines=self._routines)
                 self._worker_task = asyncio.create_task(self._worker.run())
         except BaseException:
             await self.close()

@@ -7,20 +7,30 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
-from app.engine.activities import CredentialResolver, NodeActivities, breathe, no_vault
+from app.engine.activities import (
+    CredentialResolver,
+    NodeActivities,
+    RoutineLoader,
+    RoutineSource,
+    breathe,
+    no_vault,
+)
 from app.engine.interpreter import RoutineWorkflow
 from app.plugin_api.registry import PluginRegistry
 
 
 def build_worker(client: Client, task_queue: str, registry: PluginRegistry,
                  credentials: CredentialResolver = no_vault,
-                 max_concurrent_activities: int = 100) -> Worker:
-    """A worker that runs routines from ``task_queue`` with the plugins in ``registry``."""
+                 max_concurrent_activities: int = 100,
+                 routines: RoutineSource | None = None) -> Worker:
+    """A worker that runs routines from ``task_queue`` with the plugins in ``registry``;
+    ``routines`` reads the routines that ``routine.call`` nodes call (none: such calls fail)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[RoutineWorkflow],
-        activities=[NodeActivities(registry, credentials).run_plugin, breathe],
+        activities=[NodeActivities(registry, credentials).run_plugin, breathe,
+                    RoutineLoader(routines).load_routine],
         max_concurrent_activities=max_concurrent_activities,
         # Autoscaling pollers pick up a wide fan-out at once instead of five tasks at a time.
         activity_task_poller_behavior=PollerBehaviorAutoscaling(minimum=2, initial=10,

@@ -63,6 +63,10 @@ def shortened(value: Any, size: int) -> dict[str, Any]:
                        "run state"}
 
 
+RUN_SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun", "call")
+"""Who started a run; ``call`` is a run started by another run's ``routine.call`` node."""
+
+
 def duration_text(seconds: float | None, missing: str = "-") -> str:
     """A duration as a person reads it: 40 ms, 1.25 s, 2 min 05 s, 1 h 02 min."""
     if seconds is None:

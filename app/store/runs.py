@@ -19,7 +19,6 @@ from app.store.models import RoutineVersionRow, RunNodeRow, RunRow
 # A run in one of these may still change; the store reconciles them with Temporal.
 UNFINISHED = ("running", "paused", "waiting")
 FINISHED = ("completed", "failed", "cancelled")
-SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun")
 TOP_FAILURES = 5
 
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.routine import RoutineInvalid, parse_routine
 from app.routine.runstate import (
+    RUN_SOURCES,
     RUN_STATUSES,
     TERMINAL_STATUSES,
     duration_text,
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 LIMIT = 5000  # the newest runs loaded for one choice of routine, status and source
 REFRESH_MS = 2000
 SEARCH_DELAY_MS = 150  # the store is asked once typing pauses
-SOURCES = ("manual", "cli", "cron", "webhook", "event", "file", "rerun")
 DATES = (("Any date", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30))
 
 
@@ -64,7 +64,7 @@ class RunsView(QWidget):
 
         self.routine = combo_with_all("All routines", [])
         self.status = combo_with_all("All statuses", [(s, s) for s in RUN_STATUSES])
-        self.source = combo_with_all("All sources", [(s, s) for s in SOURCES])
+        self.source = combo_with_all("All sources", [(s, s) for s in RUN_SOURCES])
         self.date = QComboBox()
         for text, days in DATES:
             self.date.addItem(text, days)
