@@ -53,6 +53,24 @@ def test_frozen_self_test_runs_a_sample_on_the_embedded_engine(built, tmp_path):
     print(f"\nbundle: {_size_mb(built):.0f} MB in dist/kianax")
 
 
+def test_frozen_app_has_every_built_in_plugin_and_runs_python_code(built, tmp_path):
+    """The plugins are imported by name, and code.python runs a file beside them: both must
+    be in the bundle (a python3 on PATH runs the code: the frozen app is not a Python)."""
+    env = {**os.environ, "KIANAX_HOME": str(tmp_path)}
+    for sample in ("folder-backup.json", "mail-digest.json"):
+        checked = subprocess.run([str(built / "kianax"), "validate",
+                                  str(ROOT / "resources" / "samples" / sample)],
+                                 capture_output=True, text=True, timeout=60, env=env)
+        assert checked.returncode == 0, checked.stderr
+    doc = routine([{"id": "sum", "plugin": "code.python",
+                    "config": {"code": "return sum(trigger['n'])"}}])
+    ran = subprocess.run([str(built / "kianax"), "run", str(write(tmp_path / "sum.json", doc)), "--trust",
+                          "--input", '{"n": [1, 2, 3]}', "--json"], capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert json.loads(ran.stdout)["result"] == {"sum": 6}
+
+
 def test_frozen_gui_runs_offscreen_and_exits_cleanly(built, tmp_path):
     env = {**os.environ, "KIANAX_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run([str(built / "kianax"), "--quit-after", "5"], capture_output=True,
