@@ -64,9 +64,10 @@ def test_frozen_app_has_every_built_in_plugin_and_runs_python_code(built, tmp_pa
         assert checked.returncode == 0, checked.stderr
     doc = routine([{"id": "sum", "plugin": "code.python",
                     "config": {"code": "return sum(trigger['n'])"}}])
-    ran = subprocess.run([str(built / "kianax"), "run", str(write(tmp_path / "sum.json", doc)), "--trust",
-                          "--input", '{"n": [1, 2, 3]}', "--json"], capture_output=True,
-                         text=True, timeout=120, env=env)
+    path = write(tmp_path / "sum.json", doc)
+    ran = subprocess.run([str(built / "kianax"), "run", str(path), "--trust", "--input",
+                          '{"n": [1, 2, 3]}', "--json"], capture_output=True, text=True,
+                         timeout=120, env=env)
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert json.loads(ran.stdout)["result"] == {"sum": 6}
 
