@@ -234,6 +234,7 @@ def test_paths_are_typed_with_templates_or_picked(window, qtbot, tmp_path, monke
 def test_multiline_text_is_kept_as_typed_not_parsed(window, qtbot):
     node_id = select(window)
     prompt = field(window, "prompt", QPlainTextEdit)
+    empty = prompt.sizeHint().height()
     prompt.setFocus()
     qtbot.keyClicks(prompt, "[1, 2]")
     qtbot.keyClick(prompt, Qt.Key.Key_Return)
@@ -242,6 +243,13 @@ def test_multiline_text_is_kept_as_typed_not_parsed(window, qtbot):
     assert config(window, node_id)["prompt"] == "[1, 2]\n{{ input.name }}"
     window.editor.undo_stack.undo()
     assert "prompt" not in config(window, node_id)
+
+    prompt = field(window, "prompt", QPlainTextEdit)
+    line = prompt.fontMetrics().lineSpacing()
+    prompt.setPlainText("a\nb\nc\nd")
+    assert prompt.sizeHint().height() - empty >= 2 * line  # grows with its text
+    prompt.setPlainText("a\n" * 500)
+    assert prompt.sizeHint().height() - empty <= 8 * line  # and then scrolls
 
 
 def test_credential_picker_offers_only_accepted_kinds_and_keeps_a_missing_name(window, qtbot):

@@ -144,5 +144,6 @@ def _typed(schema: Mapping[str, Any], value: Any, checked: Commit, show_problems
     if kind == "object" and isinstance(extra, Mapping) and extra.get("type") == "string":
         return KeyValueEdit(value or {}, checked)
     edit = JsonEdit(value if value is not None else "", checked)
+    edit.setPlaceholderText(schema.get("description", "JSON, text or {{ expression }}"))
     edit.textChanged.connect(lambda: show_problems(edit.value()))
     return edit

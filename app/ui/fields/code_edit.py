@@ -31,6 +31,8 @@ class _Gutter(QWidget):
 
 
 class CodeEdit(CommittingTextEdit):
+    lines = (VISIBLE_LINES, 30)
+
     def __init__(self, value: Any, commit: Commit):
         super().__init__("" if value is None else str(value), commit)
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -42,7 +44,7 @@ class CodeEdit(CommittingTextEdit):
         self.blockCountChanged.connect(lambda _count: self._fit_gutter())
         self.updateRequest.connect(self._scroll_gutter)
         self._fit_gutter()
-        self.setMinimumHeight(self.fontMetrics().lineSpacing() * VISIBLE_LINES + 12)
+        self.setMinimumHeight(self._height(VISIBLE_LINES))
 
     # Keys
 

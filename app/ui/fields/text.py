@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QKeyEvent, QTextOption
-from PySide6.QtWidgets import QPlainTextEdit, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QTableWidget, QTableWidgetItem
 
 Commit = Callable[[Any], None]
 _LONG_RUN = re.compile(r"\S{2000}")
@@ -19,7 +19,11 @@ _LONG_RUN = re.compile(r"\S{2000}")
 class CommittingTextEdit(QPlainTextEdit):
     """A plain text edit that hands ``value()`` to ``commit`` on focus out and Ctrl+Enter.
 
-    An unchanged text is not committed again, so tabbing through a form adds no edits."""
+    An unchanged text is not committed again, so tabbing through a form adds no edits.
+    Its height follows its lines, between ``lines`` (fewest, most): an empty field stays
+    small, a long one scrolls."""
+
+    lines = (3, 10)
 
     def __init__(self, text: str, commit: Commit):
         super().__init__()
@@ -28,6 +32,19 @@ class CommittingTextEdit(QPlainTextEdit):
             self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.setPlainText(text)
         self._committed = self.toPlainText()
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setMinimumHeight(self._height(self.lines[0]))
+        self.blockCountChanged.connect(lambda _count: self.updateGeometry())
+
+    def _height(self, lines: int) -> int:
+        margins = self.contentsMargins()
+        return (self.fontMetrics().lineSpacing() * lines + margins.top() + margins.bottom()
+                + 2 * round(self.document().documentMargin()))
+
+    def sizeHint(self) -> QSize:
+        fewest, most = self.lines
+        shown = min(max(self.document().blockCount() + 1, fewest), most)
+        return QSize(super().sizeHint().width(), self._height(shown))
 
     def value(self) -> Any:
         return self.toPlainText()
@@ -56,18 +73,17 @@ class MultilineEdit(CommittingTextEdit):
     def __init__(self, value: Any, commit: Commit):
         super().__init__("" if value is None else str(value), commit)
         self.setTabChangesFocus(True)
-        self.setMinimumHeight(self.fontMetrics().lineSpacing() * 4 + 12)
-        self.setMaximumHeight(self.fontMetrics().lineSpacing() * 9 + 12)
 
 
 class JsonEdit(CommittingTextEdit):
     """JSON, or plain text when it is not JSON (so ``hello {{ input.name }}`` just works)."""
 
+    lines = (2, 7)
+
     def __init__(self, value: Any, commit: Commit):
         super().__init__(value if isinstance(value, str) else json.dumps(value, indent=2),
                          commit)
         self.setTabChangesFocus(True)
-        self.setMaximumHeight(120)
 
     def value(self) -> Any:
         text = self.toPlainText()
