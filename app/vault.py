@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
+if TYPE_CHECKING:  # keyring loads on first use: `kianax runs` and the like never pay for it
+    from keyring.backend import KeyringBackend
 
 SERVICE = "kianax"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -75,16 +73,22 @@ class Vault:
 
     @property
     def backend(self) -> KeyringBackend:
+        import keyring
+
         return self._backend or keyring.get_keyring()
 
     def check(self) -> None:
         """Raise VaultUnavailable unless a real keyring is there."""
+        from keyring.backends import fail
+
         backend = self.backend
         if isinstance(backend, fail.Keyring) or backend.priority <= 0:
             raise VaultUnavailable(_no_keyring_message(backend))
 
     def write(self, name: str, secret: dict[str, str]) -> None:
         self.check()
+        import keyring.errors
+
         try:
             self.backend.set_password(SERVICE, _account(name), json.dumps(secret))
         except keyring.errors.KeyringLocked:
@@ -97,6 +101,8 @@ class Vault:
 
     def read(self, name: str) -> dict[str, str] | None:
         self.check()
+        import keyring.errors
+
         try:
             raw = self.backend.get_password(SERVICE, _account(name))
         except keyring.errors.KeyringLocked:
@@ -111,6 +117,8 @@ class Vault:
     def delete(self, name: str) -> None:
         """Remove the secret; a secret that is already gone is fine."""
         self.check()
+        import keyring.errors
+
         try:
             self.backend.delete_password(SERVICE, _account(name))
         except keyring.errors.PasswordDeleteError:
