@@ -296,6 +296,20 @@ def test_new_credential_from_the_picker_is_saved_in_the_vault_and_chosen(window,
     assert "deploy" in picker.names()
 
 
+def test_delete_and_backspace_in_a_field_never_delete_the_node(window, qtbot):
+    node_id = select(window)
+    picker = field(window, "credential", CredentialPicker)
+    picker.combo.setFocus()
+    for key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
+        qtbot.keyClick(picker.combo, key)
+    field(window, "script", PathEdit).button.setFocus()
+    qtbot.keyClick(field(window, "script", PathEdit).button, Qt.Key.Key_Delete)
+    assert [n.id for n in window.editor.routine.nodes] == [node_id]
+    window.view.setFocus()  # on the canvas, Delete still deletes
+    qtbot.keyClick(window.view, Qt.Key.Key_Delete)
+    assert window.editor.routine.nodes == ()
+
+
 def test_edits_of_two_fields_are_two_undo_steps(window, qtbot):
     node_id = select(window)
     picker = field(window, "credential", CredentialPicker)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -47,6 +47,15 @@ class Inspector(QScrollArea):
         self._committing = False
         editor.model.changed.connect(self._model_changed)
         self.show_node(None)
+
+    def event(self, event: QEvent) -> bool:
+        # Delete and Backspace in a form field (a combo, a checkbox, a button) are for the
+        # field, never the window's "delete the selected nodes" shortcut.
+        if event.type() == QEvent.Type.ShortcutOverride and \
+                event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            event.accept()
+            return True
+        return super().event(event)
 
     def _model_changed(self) -> None:
         if self._committing:
