@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.policy
 import json
 import logging
 import os
@@ -342,6 +343,34 @@ async def test_a_routine_sends_mail_and_a_refused_login_fails_the_node_once(
     assert "refused the login" in json.dumps(state["nodes"]["mail"])
     assert state["nodes"]["mail"]["attempts"] == 1  # not retried
     vault.assert_nowhere(state, mail_runner.events)
+
+
+async def test_the_folder_backup_sample_mails_the_log_when_asked(
+        mail_runner: Runner, smtp: SmtpServer, vault: Vault, tmp_path: Path) -> None:
+    """resources/samples/folder-backup.json end to end: tar packs the folder, and with an
+    "email" in the input the log goes out through the 'smtp' credential; without, no mail."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a")
+    (folder / "b.txt").write_text("b")
+    sample = Path(__file__).parent.parent / "resources" / "samples" / "folder-backup.json"
+    document = json.loads(sample.read_text())
+    trigger = {"folder": str(folder), "to": str(tmp_path / "out")}
+
+    state = await mail_runner.run(document, {**trigger, "email": "me@example.test"})
+
+    assert state["status"] == "completed", state["error"]
+    [received] = smtp.received
+    message = email.message_from_bytes(received.data, policy=email.policy.default)
+    assert received.recipients == ["me@example.test"]
+    assert message["Subject"] == f"Backup of {folder}: 3 entries"  # ./ a.txt b.txt
+    body = message.get_content()
+    assert "./a.txt" in body and ".tar.gz" in body
+    assert state["result"]["report"]["log"].count(".txt") == 2
+
+    quiet = await mail_runner.run(document, trigger)
+    assert quiet["status"] == "completed" and quiet["nodes"]["mail"]["status"] == "skipped"
+    assert len(smtp.received) == 1
 
 
 class EngineLauncher:
