@@ -80,9 +80,14 @@ class Library:
     def import_file(self, path: Path, trust: bool = False) -> tuple[str, int]:
         """Validate and store a routine file as a new version; invalid files are refused.
         The version is trusted when ``trust`` or when nothing in it touches the machine."""
+        return self.import_document(self.read_file(path), trust)
+
+    def import_document(self, document: Any, trust: bool = False) -> tuple[str, int]:
+        """:meth:`import_file` for a document already read: the desktop shows the user what
+        it would run and imports exactly that, not the file as it is a moment later."""
         from app.services.trust import trust_items
 
-        routine, problems = self.check(self.read_file(path))
+        routine, problems = self.check(document)
         if problems or routine is None:
             raise RoutineInvalid(problems)
         document = dump_routine(routine)

@@ -13,7 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
-from app.services import UserError
+from app.services import TrustItem, UserError
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
@@ -155,13 +155,28 @@ class RoutineActions:
         if not path:
             return
         try:
-            routine_id, version = self.services.import_file(Path(path))
+            document = self.services.read_file(Path(path))
+            items = [] if self.services.check(document)[1] else \
+                self.services.trust_items(document)
+            if items and not self._trusted(document, Path(path), items):
+                self.statusBar().showMessage("Import cancelled: nothing was imported", 5000)
+                return
+            routine_id, version = self.services.import_document(document, trust=bool(items))
         except (UserError, RoutineInvalid) as exc:
             QMessageBox.warning(self, "Cannot import", str(exc))  # type: ignore[arg-type]
             return
         self.refresh_library()
-        self.statusBar().showMessage(f"Imported {routine_id} as version {version}", 5000)
+        self.statusBar().showMessage(f"Imported {routine_id} as version {version}"
+                                     + (" (trusted)" if items else ""), 5000)
         self.open_routine(routine_id)
+
+    def _trusted(self, document: Any, path: Path, items: list[TrustItem]) -> bool:
+        """Ask before importing a routine whose nodes touch this computer (design §9)."""
+        from app.ui.trust_dialog import TrustDialog
+
+        name = str(document.get("name") or document.get("id"))
+        dialog = TrustDialog(self, name, path, items)  # type: ignore[arg-type]
+        return dialog.exec() == TrustDialog.DialogCode.Accepted
 
     def export_file(self) -> None:
         routine = self.editor.routine
