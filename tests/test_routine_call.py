@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from app.engine.subroutines import MAX_CALL_DEPTH
 from app.engine.worker import build_worker
 from app.paths import Paths
 from app.services import Kianax
+from plugins import notify
 from tests.helpers import node, routine, transform
 from tests.test_run_control import QUICK, wait_for
 
@@ -123,3 +126,43 @@ async def test_a_routine_calling_itself_stops_at_the_depth_limit(client, service
 
     assert state["status"] == "failed"
     assert f"deeper than {MAX_CALL_DEPTH} levels" in state["error"]["message"]
+
+
+async def test_an_untrusted_routine_is_not_called(client, services, called, tmp_path):
+    """A call is a run like any other: a stored version imported from a file without --trust
+    that runs a program is refused, naming the node and how to trust it."""
+    path = tmp_path / "risky.json"
+    path.write_text(json.dumps(routine([node("rm", "shell.command", command=["true"])],
+                                       rid="risky")))
+    services.import_file(path)
+    caller = routine([node("call", "routine.call", routine="risky")], rid="parent")
+
+    state = await asyncio.wait_for(final_state(await called(caller)), QUICK)
+
+    assert state["status"] == "failed"
+    message = state["error"]["message"]
+    assert "routine 'risky' (version 1, imported from a file) is not trusted" in message
+    assert "shell.command" in message and "--trust" in message
+
+
+async def test_the_report_samples_total_a_csv_and_notify_through_a_call(
+        client, services, called, tmp_path):
+    """resources/samples/csv-report.json (files.read → code.python → files.write) called by
+    report-and-notify.json (routine.call → notify.desktop, shown by the app's presenter)."""
+    samples = Path(__file__).parent.parent / "resources" / "samples"
+    services.import_file(samples / "csv-report.json", trust=True)
+    sales = tmp_path / "sales.csv"
+    sales.write_text("region,amount\nnorth,10.5\nsouth,4\nnorth,2\n")
+    shown: list[tuple[str, str]] = []
+    notify.set_presenter(lambda title, message: shown.append((title, message)) or True)
+    try:
+        caller = json.loads((samples / "report-and-notify.json").read_text())
+        trigger = {"csv": str(sales), "out": str(tmp_path / "totals.json")}
+        state = await asyncio.wait_for(final_state(await called(caller, trigger)), QUICK)
+    finally:
+        notify.set_presenter(None)
+
+    assert state["status"] == "completed", state["error"]
+    assert json.loads((tmp_path / "totals.json").read_text()) == {
+        "rows": 3, "totals": {"north": 12.5, "south": 4.0}, "best": "north"}
+    assert shown == [("Sales report: 3 rows", "Best region: north (12.5)")]

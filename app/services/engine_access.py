@@ -17,7 +17,7 @@ from app.plugin_api.registry import PluginRegistry
 from app.services.credentials import Credentials
 from app.services.errors import UserError
 from app.settings import Settings
-from app.store import NotFound, Store
+from app.store import Store
 from app.vault import VaultError
 
 if TYPE_CHECKING:  # Temporal loads only when the engine is used (a faster window)
@@ -109,16 +109,6 @@ class EngineAccess:
             embedded_key=self.embedded_key() if options is None else None,
             routines=self._routine_for_call,
         )
-
-    async def _routine_for_call(self, routine_id: str) -> dict[str, Any]:
-        """For a ``routine.call`` node this process's worker runs: the routine's current
-        stored version (one indexed read)."""
-        try:
-            document, version = self.store.routine(routine_id)
-        except NotFound:
-            raise LookupError(f"no routine {routine_id!r} is stored where this worker runs; "
-                              f"import it there (`kianax import`)") from None
-        return {"document": document, "version": version}
 
     async def _resolve_credential(self, name: str) -> dict[str, Any]:
         """The worker's credential resolver: keyring access off the event loop."""

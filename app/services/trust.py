@@ -26,6 +26,7 @@ from app.plugin_api.registry import PluginRegistry
 from app.routine import Routine
 from app.services.errors import UserError
 from app.services.routines import Library, LoadedRoutine
+from app.store import NotFound
 
 DESCRIBE_MAX = 300  # characters of what a node would run, in the dialog and the CLI
 NAMED_MAX = 6  # nodes named in a refusal before "and N more"
@@ -167,3 +168,16 @@ class Trust(Library):
         """Why the routine's latest stored version may not run; None when it may."""
         document, version = self.store.routine(routine_id)
         return self.untrusted(LoadedRoutine(document, version, routine_id))
+
+    async def _routine_for_call(self, routine_id: str) -> dict[str, Any]:
+        """For a ``routine.call`` node this process's worker runs: the called routine's
+        current stored version, if it is trusted (a call is a run like any other)."""
+        try:
+            document, version = self.store.routine(routine_id)
+        except NotFound:
+            raise LookupError(f"no routine {routine_id!r} is stored where this worker runs; "
+                              "import it there (`kianax import`)") from None
+        refusal = self.untrusted(LoadedRoutine(document, version, routine_id))
+        if refusal:
+            raise LookupError(refusal)
+        return {"document": document, "version": version}
