@@ -47,6 +47,7 @@ class TrustDialog(QDialog):
         self.table.setRootIsDecorated(False)
         self.table.setWordWrap(True)
         self.table.setUniformRowHeights(False)
+        self.table.setAlternatingRowColors(True)
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         for item in items:
             row = QTreeWidgetItem([item.title if item.node_id else "(event check)",
@@ -54,6 +55,9 @@ class TrustDialog(QDialog):
             row.setToolTip(0, item.place)
             row.setToolTip(2, item.what)
             row.setFont(2, mono)
+            for column in (0, 1):  # beside the first line of a multi-line description
+                row.setTextAlignment(column, Qt.AlignmentFlag.AlignTop
+                                     | Qt.AlignmentFlag.AlignLeft)
             self.table.addTopLevelItem(row)
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
