@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.plugin_api import Emission, Plugin, PluginError
-from app.routine.document import ID_PATTERN
 from app.routine.limits import MAX_DURATION_S
+from app.routine.reader import ID_PATTERN
 
 _SINGLE_EXPRESSION = {
     "type": "string",

@@ -8,7 +8,6 @@ expressions) is checked by :mod:`app.routine.validation`.
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
@@ -17,7 +16,6 @@ from app.routine.limits import (
     MAX_BACKOFF,
     MAX_COORDINATE,
     MAX_DURATION_S,
-    non_finite,
 )
 from app.routine.model import (
     DEFAULT_IN,
@@ -31,11 +29,11 @@ from app.routine.model import (
     Trigger,
 )
 from app.routine.problems import Problem, RoutineInvalid, join_path
+from app.routine.reader import Reader, is_instance, kind_of
 
 FORMAT_NAME = "kianax/routine"
 FORMAT_MAJOR = 1
 FORMAT = f"{FORMAT_NAME}@{FORMAT_MAJOR}"
-ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
 _FORMAT_PATTERN = re.compile(r"^kianax/routine@(\d+)(?:\.\d+)?$")
 
 _TOP_KEYS = {"format", "id", "name", "description", "trigger", "nodes", "connections"}
@@ -62,72 +60,6 @@ _TRIGGER_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 _DAYS = f" seconds ({MAX_DURATION_S // 86400} days)"
 
 
-class _Reader:
-    """Collects problems while reading fields, so one pass reports them all."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
-
-    def at_most(self, key: str, path: str, value: Any, limit: float, default: Any,
-                unit: str = "") -> Any:
-        """``value`` if it is at most ``limit``, else a problem and ``default``."""
-        if value > limit:
-            self.problem(join_path(path, key), f"must be at most {int(limit):,}{unit}")
-            return default
-        return value
-
-    def unknown_keys(self, obj: dict[str, Any], allowed: set[str], path: str) -> None:
-        for key in sorted(set(obj) - allowed, key=str):
-            self.problem(join_path(path, str(key)), "unknown field")
-
-    def field(self, obj: dict[str, Any], key: str, path: str, types: tuple[type, ...],
-              default: Any = None, required: bool = False) -> Any:
-        if key not in obj:
-            if required:
-                self.problem(join_path(path, key), "is required")
-            return default
-        value = obj[key]
-        if isinstance(value, float) and not math.isfinite(value):
-            self.problem(join_path(path, key), non_finite(value))
-            return default
-        if not _is_instance(value, types):
-            self.problem(join_path(path, key), f"must be {_describe(types)}, not {_kind(value)}")
-            return default
-        return value
-
-    def ident(self, obj: dict[str, Any], key: str, path: str) -> str | None:
-        value = self.field(obj, key, path, (str,), required=True)
-        if value is not None and not ID_PATTERN.match(value):
-            self.problem(join_path(path, key),
-                         f"{value!r} must be 1-64 characters of a-z, 0-9, '_' or '-'")
-            return None
-        return value
-
-
-def _is_instance(value: Any, types: tuple[type, ...]) -> bool:
-    if isinstance(value, bool) and bool not in types:
-        return False
-    if isinstance(value, float) and not math.isfinite(value):
-        return False
-    return isinstance(value, types)
-
-
-def _describe(types: tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a number", float: "a number", bool: "true or false",
-             dict: "an object", list: "a list"}
-    return " or ".join(dict.fromkeys(names[t] for t in types))
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", str: "a string", int: "a number", float: "a number",
-            dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
-
-
 def trigger_of(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored document's trigger as written (``{"type": "manual"}`` when it has none)."""
     return doc.get("trigger") or {"type": "manual"}
@@ -147,9 +79,9 @@ def read_routine(doc: Any) -> tuple[Routine | None, list[Problem]]:
     Validation uses the partial routine to report semantic problems alongside
     structural ones; it is None only when ``doc`` is not an object at all.
     """
-    reader = _Reader()
+    reader = Reader()
     if not isinstance(doc, dict):
-        return None, [Problem("", f"a routine must be a JSON object, not {_kind(doc)}")]
+        return None, [Problem("", f"a routine must be a JSON object, not {kind_of(doc)}")]
     _check_format(reader, doc.get("format"))
     reader.unknown_keys(doc, _TOP_KEYS, "")
     routine_id = reader.ident(doc, "id", "")
@@ -171,7 +103,7 @@ def read_routine(doc: Any) -> tuple[Routine | None, list[Problem]]:
     return routine, reader.problems
 
 
-def _check_format(reader: _Reader, value: Any) -> None:
+def _check_format(reader: Reader, value: Any) -> None:
     if value is None:
         reader.problem("format", f"is required; this Kianax reads {FORMAT!r}")
         return
@@ -185,10 +117,10 @@ def _check_format(reader: _Reader, value: Any) -> None:
         reader.problem("format", f"{value!r} is not supported; expected {FORMAT!r}")
 
 
-def _parse_trigger(reader: _Reader, raw: Any) -> Trigger:
+def _parse_trigger(reader: Reader, raw: Any) -> Trigger:
     path = "trigger"
     if not isinstance(raw, dict):
-        reader.problem(path, f"must be an object, not {_kind(raw)}")
+        reader.problem(path, f"must be an object, not {kind_of(raw)}")
         return Trigger()
     kind = reader.field(raw, "type", path, (str,), required=True)
     if kind is None:
@@ -212,7 +144,7 @@ def _parse_trigger(reader: _Reader, raw: Any) -> Trigger:
             reader.problem(join_path(path, "overlap"),
                            f"unknown overlap policy {overlap!r}; use one of "
                            f"{', '.join(OVERLAP_POLICIES)}")
-    if kind == "event" and _is_instance(options.get("every_s"), (int, float)):
+    if kind == "event" and is_instance(options.get("every_s"), (int, float)):
         if options["every_s"] < 1:
             reader.problem(join_path(path, "every_s"), "must be at least 1 second")
         reader.at_most("every_s", path, options["every_s"], MAX_DURATION_S, None,
@@ -222,11 +154,11 @@ def _parse_trigger(reader: _Reader, raw: Any) -> Trigger:
     return Trigger(kind, options)
 
 
-def _parse_retry(reader: _Reader, raw: Any, path: str) -> RetryPolicy:
+def _parse_retry(reader: Reader, raw: Any, path: str) -> RetryPolicy:
     if raw is None:
         return RetryPolicy()
     if not isinstance(raw, dict):
-        reader.problem(path, f"must be an object, not {_kind(raw)}")
+        reader.problem(path, f"must be an object, not {kind_of(raw)}")
         return RetryPolicy()
     reader.unknown_keys(raw, _RETRY_KEYS, path)
     default = RetryPolicy()
@@ -253,9 +185,9 @@ def _parse_retry(reader: _Reader, raw: Any, path: str) -> RetryPolicy:
     return RetryPolicy(max_attempts, float(initial), float(backoff), float(maximum))
 
 
-def _parse_node(reader: _Reader, raw: Any, path: str) -> Node | None:
+def _parse_node(reader: Reader, raw: Any, path: str) -> Node | None:
     if not isinstance(raw, dict):
-        reader.problem(path, f"a node must be an object, not {_kind(raw)}")
+        reader.problem(path, f"a node must be an object, not {kind_of(raw)}")
         return None
     reader.unknown_keys(raw, _NODE_KEYS, path)
     node_id = reader.ident(raw, "id", path)
@@ -263,7 +195,7 @@ def _parse_node(reader: _Reader, raw: Any, path: str) -> Node | None:
     config = reader.field(raw, "config", path, (dict,), default={})
     name = reader.field(raw, "name", path, (str,))
     position = reader.field(raw, "position", path, (list,), default=[0, 0])
-    if len(position) != 2 or not all(_is_instance(v, (int, float)) for v in position):
+    if len(position) != 2 or not all(is_instance(v, (int, float)) for v in position):
         reader.problem(join_path(path, "position"), "must be [x, y] with two numbers")
         position = [0, 0]
     elif any(abs(v) > MAX_COORDINATE for v in position):
@@ -286,9 +218,9 @@ def _parse_node(reader: _Reader, raw: Any, path: str) -> Node | None:
                 enabled, retry, float(timeout), on_error)
 
 
-def _parse_connection(reader: _Reader, raw: Any, path: str) -> Connection | None:
+def _parse_connection(reader: Reader, raw: Any, path: str) -> Connection | None:
     if not isinstance(raw, dict):
-        reader.problem(path, f"a connection must be an object, not {_kind(raw)}")
+        reader.problem(path, f"a connection must be an object, not {kind_of(raw)}")
         return None
     before = len(reader.problems)
     reader.unknown_keys(raw, _CONNECTION_KEYS, path)
