@@ -12,9 +12,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from app.engine import schedules
 from app.paths import Paths
 from app.routine import parse_routine
 from app.services import Kianax
+from app.settings import Settings
 from tests.helpers import node, routine, transform
 
 TOUCH_PLUGIN = textwrap.dedent('''
@@ -219,4 +221,31 @@ async def test_the_trigger_host_does_not_serve_an_untrusted_version(tmp_path):
         assert (status.detail, status.error) == ("not served", REFUSAL.format(v=2))
     finally:
         await host.close()
+        app.close()
+
+
+async def test_start_up_repair_drops_the_schedule_of_an_untrusted_version(tmp_path, temporal,
+                                                                           client):
+    home, marker = setup_home(tmp_path), tmp_path / "marker.txt"
+    paths = Paths(home / "data", home / "config", home / "logs").ensure()
+    Settings(server=temporal.info.address,
+             workspace=f"trust-{os.getpid()}-{tmp_path.name[-10:]}").save(paths.settings)
+    rid = f"backup-{tmp_path.name[-8:].replace('_', '-')}"
+    doc = json.loads(backup_file(tmp_path, marker, {"type": "cron", "schedule": "0 3 * * *"})
+                     .read_text()) | {"id": rid}
+    path = tmp_path / "cron.json"
+    path.write_text(json.dumps(doc))
+    app = Kianax(paths)
+    try:
+        app.import_file(path, trust=True)
+        async with app.engine(worker=False) as engine:
+            await app.activate(rid, engine)
+            assert rid in await schedules.existing_ids(client)
+            app.store.save_routine(app.stored(rid)[0], trusted=False)  # behind its back
+
+            removed, upserted = await app.reconcile(engine)
+
+        assert rid in removed and rid not in upserted
+        assert rid not in await schedules.existing_ids(client)
+    finally:
         app.close()

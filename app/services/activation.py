@@ -136,12 +136,14 @@ class Activation(EngineAccess):
         return removed
 
     async def reconcile(self, engine: EngineSession) -> tuple[list[str], list[str]]:
-        """Start-up repair: the server's schedules follow the store's active routines."""
+        """Start-up repair: the server's schedules follow the store's active routines (an
+        untrusted version, which activation never registers, loses its schedule)."""
         from app.engine import schedules
 
         active = {rid: (doc, version) for rid, (doc, version) in
                   self.store.active_routines().items()
-                  if trigger_of(doc).get("type") == "cron"}
+                  if trigger_of(doc).get("type") == "cron"
+                  and not self.untrusted(LoadedRoutine(doc, version, rid))}
         return await schedules.reconcile(engine.client, active, engine.task_queue)
 
     async def overview(self, engine: EngineSession | None,
