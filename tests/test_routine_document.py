@@ -149,3 +149,50 @@ def test_trigger_fields_are_checked_per_type():
     assert "trigger.type" in problems_of({**base, "trigger": {"type": "telepathy"}})
     assert problems_of({**base, "trigger": {"type": "webhook", "path": "hook",
                                             "credential": "sig"}}) == {}
+
+
+def test_notes_and_for_each_round_trip_and_bad_ones_are_reported():
+    doc = {"format": "kianax/routine@1", "id": "r", "name": "R", "trigger": {"type": "manual"},
+           "nodes": [{"id": "each", "plugin": "core.transform", "config": {"value": "{{ item }}"},
+                      "position": [0, 0], "for_each": "{{ trigger.items }}", "concurrency": 8}],
+           "connections": [],
+           "notes": [{"id": "why", "text": "Runs once per item", "position": [10, -20]},
+                     {"id": "todo", "text": "", "position": [0, 0], "size": [300, 90],
+                      "colour": "blue"}]}
+    routine = parse_routine(doc)
+    assert routine.nodes[0].for_each == "{{ trigger.items }}" and routine.nodes[0].concurrency == 8
+    assert [n.id for n in routine.notes] == ["why", "todo"]
+    assert dump_routine(routine) == doc  # nothing lost, nothing added
+
+    plain = parse_routine({**doc, "notes": [], "nodes": [{"id": "a", "plugin": "p"}]})
+    assert "notes" not in dump_routine(plain)
+    assert "for_each" not in dump_routine(plain)["nodes"][0]
+
+    with pytest.raises(RoutineInvalid) as bad:
+        parse_routine({**doc, "notes": [{"id": "n", "text": "x" * 10_001, "colour": "red",
+                                         "position": [0]}] * 2})
+    found = {(p.path, p.message) for p in bad.value.problems}
+    assert ("notes[0].text", "must be at most 10,000 characters") in found
+    assert ("notes[0].colour", "'red' is not one of yellow, blue, green, pink, grey") in found
+    assert ("notes[0].position", "must be two numbers") in found
+    assert ("notes[1].id", "duplicate note id 'n'") in found
+    with pytest.raises(RoutineInvalid) as bad:
+        parse_routine({**doc, "nodes": [{**doc["nodes"][0], "for_each": "items",
+                                         "concurrency": 65}]})
+    assert {p.path for p in bad.value.problems} == {"nodes[0].for_each", "nodes[0].concurrency"}
+
+
+def test_for_each_needs_a_node_with_one_output_and_a_sensible_plugin():
+    plugins = {p.id: p for p in discover()}
+    doc = {"format": "kianax/routine@1", "id": "r", "connections": [],
+           "nodes": [{"id": "c", "plugin": "core.condition", "config": {"expression": "{{ 1 }}"},
+                      "for_each": "{{ [1, 2] }}"},
+                     {"id": "a", "plugin": "core.approval", "config": {},
+                      "for_each": "{{ [1, 2] }}"},
+                     {"id": "h", "plugin": "http.request", "config": {"url": "{{ item }}"},
+                      "for_each": "{{ trigger.urls"}]}
+    _, problems = validate_document(doc, plugins)
+    messages = {p.path: p.message for p in problems}
+    assert "several output ports" in messages["nodes[0].for_each"]
+    assert messages["nodes[1].for_each"] == "core.approval cannot run once per element"
+    assert "nodes[2].for_each" in messages  # an unclosed template

@@ -18,8 +18,10 @@ from app.routine.limits import (
     MAX_DURATION_S,
 )
 from app.routine.model import (
+    DEFAULT_CONCURRENCY,
     DEFAULT_IN,
     DEFAULT_OUT,
+    MAX_CONCURRENCY,
     ON_ERROR_MODES,
     TRIGGER_TYPES,
     Connection,
@@ -28,6 +30,7 @@ from app.routine.model import (
     Routine,
     Trigger,
 )
+from app.routine.notes import dump_notes, parse_notes
 from app.routine.problems import Problem, RoutineInvalid, join_path
 from app.routine.reader import Reader, is_instance, kind_of
 
@@ -36,9 +39,11 @@ FORMAT_MAJOR = 1
 FORMAT = f"{FORMAT_NAME}@{FORMAT_MAJOR}"
 _FORMAT_PATTERN = re.compile(r"^kianax/routine@(\d+)(?:\.\d+)?$")
 
-_TOP_KEYS = {"format", "id", "name", "description", "trigger", "nodes", "connections"}
+_TOP_KEYS = {"format", "id", "name", "description", "trigger", "nodes", "connections",
+             "notes"}
 _NODE_KEYS = {
     "id", "plugin", "name", "config", "position", "enabled", "retry", "timeout_s", "on_error",
+    "for_each", "concurrency",
 }
 _CONNECTION_KEYS = {"source", "target", "source_port", "target_port"}
 _RETRY_KEYS = {"max_attempts", "initial_interval_s", "backoff", "max_interval_s"}
@@ -98,8 +103,9 @@ def read_routine(doc: Any) -> tuple[Routine | None, list[Problem]]:
         for index, raw in enumerate(reader.field(doc, "connections", "", (list,), default=[]))
         if (conn := _parse_connection(reader, raw, f"connections[{index}]")) is not None
     ]
+    notes = parse_notes(reader, doc.get("notes"))
     routine = Routine(routine_id or "", name or "", tuple(nodes), tuple(connections), trigger,
-                      description or "")
+                      description or "", notes)
     return routine, reader.problems
 
 
@@ -212,10 +218,19 @@ def _parse_node(reader: Reader, raw: Any, path: str) -> Node | None:
     if on_error not in ON_ERROR_MODES:
         reader.problem(join_path(path, "on_error"),
                        f"{on_error!r} is not one of {', '.join(ON_ERROR_MODES)}")
+    for_each = reader.field(raw, "for_each", path, (str,))
+    if for_each is not None and "{{" not in for_each:
+        reader.problem(join_path(path, "for_each"), "must be an expression yielding a list, "
+                       "e.g. \"{{ trigger.items }}\"")
+        for_each = None
+    concurrency = reader.field(raw, "concurrency", path, (int,), default=DEFAULT_CONCURRENCY)
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        reader.problem(join_path(path, "concurrency"), f"must be from 1 to {MAX_CONCURRENCY}")
+        concurrency = DEFAULT_CONCURRENCY
     if node_id is None or plugin is None:
         return None
     return Node(node_id, plugin, config, name, (float(position[0]), float(position[1])),
-                enabled, retry, float(timeout), on_error)
+                enabled, retry, float(timeout), on_error, for_each, concurrency)
 
 
 def _parse_connection(reader: Reader, raw: Any, path: str) -> Connection | None:
@@ -258,6 +273,8 @@ def dump_routine(routine: Routine) -> dict[str, Any]:
     doc["trigger"] = {"type": routine.trigger.type, **routine.trigger.options}
     doc["nodes"] = [_dump_node(node) for node in routine.nodes]
     doc["connections"] = [_dump_connection(conn) for conn in routine.connections]
+    if routine.notes:
+        doc["notes"] = dump_notes(routine.notes)
     return doc
 
 
@@ -280,6 +297,10 @@ def _dump_node(node: Node) -> dict[str, Any]:
         out["timeout_s"] = _plain_number(node.timeout_s)
     if node.on_error != "stop":
         out["on_error"] = node.on_error
+    if node.for_each is not None:
+        out["for_each"] = node.for_each
+    if node.concurrency != DEFAULT_CONCURRENCY:
+        out["concurrency"] = node.concurrency
     return out
 
 

@@ -11,6 +11,9 @@ TRIGGER_TYPES: tuple[str, ...] = ("manual", "cron", "webhook", "event", "file")
 DEFAULT_OUT = "out"
 DEFAULT_IN = "in"
 ERROR_PORT = "error"
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
+NOTE_COLOURS: tuple[str, ...] = ("yellow", "blue", "green", "pink", "grey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class Node:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = 300.0
     on_error: OnError = "stop"
+    for_each: str | None = None  # "{{ expression yielding a list }}": run once per element
+    concurrency: int = DEFAULT_CONCURRENCY  # elements in flight at once under for_each
 
     @property
     def title(self) -> str:
@@ -55,6 +60,17 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """A sticky note on the canvas: text for people, never run."""
+
+    id: str
+    text: str = ""
+    position: tuple[float, float] = (0.0, 0.0)
+    size: tuple[float, float] = (240.0, 120.0)
+    colour: str = "yellow"
+
+
+@dataclass(frozen=True, slots=True)
 class Routine:
     id: str
     name: str
@@ -62,6 +78,7 @@ class Routine:
     connections: tuple[Connection, ...] = ()
     trigger: Trigger = field(default_factory=Trigger)
     description: str = ""
+    notes: tuple[Note, ...] = ()
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:

@@ -16,7 +16,7 @@ from app.routine.bounds import document_problems
 from app.routine.document import read_routine
 from app.routine.expressions import is_template, template_problems
 from app.routine.graph import find_cycle
-from app.routine.model import ERROR_PORT, Routine
+from app.routine.model import DEFAULT_OUT, ERROR_PORT, Node, Routine
 from app.routine.problems import Problem, join_path
 
 
@@ -80,6 +80,7 @@ def validate(routine: Routine, plugins: Mapping[str, PluginShape]) -> list[Probl
             first_index[node.id] = index
         problems.extend(_config_problems(node.config, plugins.get(node.plugin), node.plugin,
                                          join_path(path, "config"), join_path(path, "plugin")))
+        problems.extend(_for_each_problems(node, plugins.get(node.plugin), path))
     problems.extend(_connection_problems(routine, plugins, first_index))
     problems.extend(_trigger_problems(routine, plugins))
     cycle = find_cycle([n.id for n in routine.nodes],
@@ -103,6 +104,24 @@ def _config_problems(config: Mapping[str, Any], plugin: PluginShape | None, plug
         for key in error.absolute_path:
             place = join_path(place, key)
         problems.append(Problem(place, _schema_message(error)))
+    return problems
+
+
+NOT_PER_ELEMENT = ("core.approval", "core.merge")
+
+
+def _for_each_problems(node: Node, plugin: PluginShape | None, path: str) -> list[Problem]:
+    """``for_each`` runs the node once per element and emits the list on ``out``: the node
+    needs one output port, and some nodes make no sense per element."""
+    if node.for_each is None:
+        return []
+    where = join_path(path, "for_each")
+    problems = [Problem(p, message) for p, message in template_problems(node.for_each, where)]
+    if node.plugin in NOT_PER_ELEMENT:
+        problems.append(Problem(where, f"{node.plugin} cannot run once per element"))
+    elif plugin is not None and tuple(plugin.output_ports(node.config)) != (DEFAULT_OUT,):
+        problems.append(Problem(where, f"{node.plugin} has several output ports; for_each "
+                                "needs a node with one (put a condition after it instead)"))
     return problems
 
 
