@@ -15,7 +15,7 @@ from pathlib import Path
 from app.engine import schedules
 from app.paths import Paths
 from app.routine import parse_routine
-from app.services import Kianax
+from app.services import Kianax, LoadedRoutine
 from app.settings import Settings
 from tests.helpers import node, routine, transform
 
@@ -159,6 +159,9 @@ def test_saving_in_the_editor_trusts_and_export_carries_no_trust(tmp_path):
         assert app.current_untrusted("backup") == REFUSAL.format(v=3)
         assert app.import_file(again, trust=True) == ("backup", 4)
         assert app.current_untrusted("backup") is None
+        renamed = LoadedRoutine(exported | {"id": "other"}, 4, "editor")  # never stored
+        assert app.untrusted(renamed) == \
+            "routine 'other' has no stored version 4 to trust; save it first"
     finally:
         app.close()
 

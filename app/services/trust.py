@@ -154,8 +154,13 @@ class Trust(Library):
         routine_id = str(loaded.document.get("id"))
         if loaded.trusted is None and loaded.version is None:
             return None  # drawn in the editor and not saved yet
-        if loaded.trusted is None and self.store.version_trusted(routine_id, loaded.version):
-            return None
+        if loaded.trusted is None:
+            try:
+                if self.store.version_trusted(routine_id, loaded.version):
+                    return None
+            except NotFound:  # an edited copy whose id no stored version has
+                return (f"routine {routine_id!r} has no stored version {loaded.version} to "
+                        "trust; save it first")
         if loaded.version is None:
             return (f"routine {routine_id!r} in {loaded.source} is not trusted: it runs "
                     f"{summary(items)}; read what they do, then run it with `kianax run "
