@@ -238,6 +238,7 @@ def cmd_list(app: Kianax, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"id": r.id, "name": r.name, "version": r.version,
                            "trigger": r.trigger_type, "active": r.active,
+                           "trusted": r.trusted,
                            "updated_at": r.updated_at.isoformat() + "Z"} for r in routines],
                          indent=2))
         return EXIT_OK
@@ -245,8 +246,8 @@ def cmd_list(app: Kianax, args: argparse.Namespace) -> int:
         print("no routines yet; add one with `kianax import FILE`")
         return EXIT_OK
     rows = [("ID", "NAME", "VERSION", "TRIGGER", "ACTIVE")]
-    rows += [(r.id, r.name, str(r.version), r.trigger_type, "yes" if r.active else "no")
-             for r in routines]
+    rows += [(r.id, r.name, str(r.version) + ("" if r.trusted else " (not trusted)"),
+              r.trigger_type, "yes" if r.active else "no") for r in routines]
     _print_table(rows)
     return EXIT_OK
 

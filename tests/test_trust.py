@@ -88,7 +88,8 @@ def test_an_untrusted_import_is_stored_but_refused_to_run_or_activate(tmp_path):
         "'tar') and mine.touch (node 'save'); read what they do, then run it with `kianax "
         f"run {path} --trust`\n")
     listed = json.loads(kianax("list", "--json", home=home).stdout)
-    assert [(r["id"], r["active"]) for r in listed] == [("backup", False)]
+    assert [(r["id"], r["active"], r["trusted"]) for r in listed] == [("backup", False, False)]
+    assert "1 (not trusted)" in kianax("list", home=home).stdout
     assert not marker.exists()
     assert kianax("run", "backup", "--trust", home=home).returncode == 2  # only for a FILE
 

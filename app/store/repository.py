@@ -46,6 +46,7 @@ class RoutineSummary:
     active: bool
     updated_at: datetime
     trigger_type: str
+    trusted: bool = True  # the current version may run (app.services.trust)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,13 +249,13 @@ class Store(RunHistory):
     def routines(self) -> list[RoutineSummary]:
         with self._session() as session:
             rows = session.execute(
-                select(RoutineRow, RoutineVersionRow.document)
+                select(RoutineRow, RoutineVersionRow.document, RoutineVersionRow.trusted)
                 .join(RoutineVersionRow, (RoutineVersionRow.routine_id == RoutineRow.id)
                       & (RoutineVersionRow.version == RoutineRow.current_version))
                 .order_by(func.lower(RoutineRow.name))).all()
             return [RoutineSummary(r.id, r.name, r.current_version, r.active, r.updated_at,
-                                   trigger_of(doc).get("type", "manual"))
-                    for r, doc in rows]
+                                   trigger_of(doc).get("type", "manual"), trusted is not False)
+                    for r, doc, trusted in rows]
 
     def set_active(self, routine_id: str, active: bool) -> None:
         """Activate or deactivate; deactivating forgets the trigger's state in the same
