@@ -117,6 +117,7 @@ def test_run_now_refuses_an_untrusted_version_until_it_is_saved(qapp, tmp_path, 
     path.write_text(json.dumps(doc))
     window.services.import_file(path)  # as `kianax import FILE` without --trust stores it
     window.open_routine("cli-import")
+    opened = window.statusBar().currentMessage()
 
     async def scenario() -> dict:
         await window.start_engine()
@@ -140,10 +141,11 @@ def test_run_now_refuses_an_untrusted_version_until_it_is_saved(qapp, tmp_path, 
         outcome = run_on_qt_loop(qapp, scenario)
     finally:
         close_window(window)
-    assert outcome["refused"] == (
-        "Run failed to start: routine 'cli-import' (version 1, imported from a file) is not "
-        "trusted: it runs shell.command (node 'write'); trust it with `kianax import FILE "
-        "--trust` or open it in the editor and save it")
+    refusal = ("routine 'cli-import' (version 1, imported from a file) is not trusted: it "
+               "runs shell.command (node 'write'); trust it with `kianax import FILE --trust` "
+               "or open it in the editor and save it")
+    assert opened == f"Not runnable yet: {refusal}"
+    assert outcome["refused"] == f"Run failed to start: {refusal}"
     assert outcome["state"]["status"] == "completed"
     assert marker.read_text() == "ran"
     assert [r.version for r in window.services.store.runs("cli-import")] == [2]

@@ -85,6 +85,9 @@ class RoutineActions:
             QMessageBox.warning(self, "Cannot open routine", str(exc))  # type: ignore[arg-type]
             return
         self._show(routine, version)
+        refusal = self.services.current_untrusted(routine_id)
+        if refusal:  # say so now, not first at Run Now
+            self.statusBar().showMessage(f"Not runnable yet: {refusal}", 30000)
 
     def _show(self, routine: Routine, version: int | None) -> None:
         self.version = version
