@@ -226,10 +226,12 @@ class Runtime:
 
     async def run(self, loaded: LoadedRoutine, trigger: Any = None,
                   on_event: Callable[[dict[str, Any]], None] | None = None,
-                  on_started: Callable[[Started], None] | None = None) -> dict[str, Any]:
-        """Run once and follow it (Run Now); the run is recorded in the store."""
+                  on_started: Callable[[Started], None] | None = None,
+                  reuse: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run once and follow it (Run Now, Run to here); the run is recorded in the store.
+        ``reuse``: the editor's pinned outputs (app.services.pins)."""
         return await self.services.run_in(self._engine(), loaded, trigger, on_event, on_started,
-                                          source="manual")
+                                          source="manual", reuse=reuse)
 
     async def launch(self, routine_id: str, trigger: Any = None,
                      ) -> tuple[str, asyncio.Future[dict[str, Any]]]:

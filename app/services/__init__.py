@@ -18,6 +18,7 @@ from app.run_history import RunHistory
 from app.services.activation import Activation, ActiveView
 from app.services.credentials import Credentials
 from app.services.errors import UserError
+from app.services.pins import Pin, Pins
 from app.services.routines import LoadedRoutine
 from app.services.running import Running
 from app.services.trigger_runs import TriggerRuns
@@ -26,11 +27,11 @@ from app.settings import Settings
 from app.store import Store
 from app.vault import Vault
 
-__all__ = ["ActiveView", "Credentials", "Kianax", "LoadedRoutine", "TriggerRuns", "TrustItem",
-           "UserError"]
+__all__ = ["ActiveView", "Credentials", "Kianax", "LoadedRoutine", "Pin", "TriggerRuns",
+           "TrustItem", "UserError"]
 
 
-class Kianax(Trust, Running, Activation):
+class Kianax(Pins, Trust, Running, Activation):
     """One user's Kianax: their data folder, settings, store, plugins and credentials."""
 
     def __init__(self, paths: Paths | None = None, vault: Vault | None = None):

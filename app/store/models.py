@@ -118,3 +118,18 @@ class SavedInputRow(Base):
     routine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(nullable=True)
     updated_at: Mapped[datetime]
+
+
+class PinRow(Base):
+    """A node output pinned in the editor (app.services.pins): editor runs reuse it instead
+    of running the node. Kept beside the routine, never in its document, so no saved
+    version, export, trigger or CLI run ever sees it."""
+
+    __tablename__ = "pins"
+
+    routine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    output: Mapped[Any] = mapped_column(nullable=True)
+    ports: Mapped[Any]  # the ports the pinned output is emitted on, e.g. ["out"]
+    pinned_at: Mapped[datetime]
+    source_run: Mapped[str | None] = mapped_column(String(200), nullable=True)

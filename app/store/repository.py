@@ -32,6 +32,7 @@ from app.store.models import (
     SavedInputRow,
     TriggerStateRow,
 )
+from app.store.pins import PinStore
 from app.store.runs import RunHistory, RunSummary
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class Store(RunHistory):
+class Store(RunHistory, PinStore):
     """A SQLite file in WAL mode (readers never block the writer, a crash loses nothing).
 
     Opening checks the file (``PRAGMA quick_check``) and that it can be written; every
@@ -285,6 +286,7 @@ class Store(RunHistory):
             if row is None:
                 raise NotFound(f"no routine with id {routine_id!r}")
             session.delete(row)
+            self._forget_pins(session, routine_id)
 
     # Run Now's test input (the desktop), per routine
 
