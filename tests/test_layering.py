@@ -70,11 +70,13 @@ def test_runtime_is_qt_free(path):
         "the runtime must run headless"
 
 
-@pytest.mark.parametrize("module", ["interpreter.py", "approvals.py", "subroutines.py"])
+@pytest.mark.parametrize("module", ["interpreter.py", "approvals.py", "subroutines.py",
+                                    "for_each.py", "pacing.py"])
 def test_workflow_module_imports_only_the_pure_model_and_core_manifests(module):
     names = imports_of(ROOT / "app" / "engine" / module)
     project = {n for n in names if n.startswith(("app", "plugins"))}
     assert project <= {"app.engine.approvals", "app.engine.subroutines", "app.plugin_api",
+                       "app.engine.for_each", "app.engine.pacing", "app.routine.budget",
                        "app.routine",
                        "app.routine.expressions", "app.routine.graph", "app.routine.limits",
                        "app.routine.model", "app.routine.rerun", "app.routine.runstate",

@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
-from app.engine.interpreter import BREATHE_ACTIVITY
+from app.engine.pacing import BREATHE_ACTIVITY
 from app.engine.subroutines import LOAD_ROUTINE_ACTIVITY
 from app.plugin_api import PluginError
 from app.plugin_api.redaction import CredentialContext, CredentialResolver, redact

@@ -20,9 +20,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from app.engine.approvals import NodeFailed, RunControl, iso, node_error
+    from app.engine.for_each import Element, ForEach
+    from app.engine.pacing import Pacing
     from app.engine.subroutines import SubRoutines
     from app.plugin_api import RUN_CONTEXT_PLUGINS, Emission, PluginError
     from app.routine import Node, RoutineInvalid, parse_routine
+    from app.routine.budget import Budget
     from app.routine.expressions import ExpressionError, render
     from app.routine.graph import incoming, outgoing, topological_order
     from app.routine.limits import MAX_DURATION_S
@@ -43,17 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from plugins.core import PLUGINS as CORE_PLUGINS
 
 WORKFLOW_NAME = "KianaxRoutine"
-BREATHE_ACTIVITY = "kianax.breathe"
 WORKFLOW_PLUGINS = {plugin.id: plugin for plugin in CORE_PLUGINS}
-# Temporal's deadlock detector fails a workflow task whose activation runs over 2 s, so long
-# stretches of in-workflow evaluation are split across activations: after this many pure
-# nodes in one activation, the next waits for a no-op local activity (a new activation in
-# the same workflow task, ~5 ms; a timer would cost a second, the dev server's timer
-# granularity). Counted, not timed, so a replay splits at exactly the same places. A node's
-# whole config renders within the expression work budget (about 0.1 s,
-# app.routine.limits.MAX_WORK; measured 0.2 s at worst inside the workflow), so an
-# activation stays near 1 s at worst, under the 2 s.
-PURE_NODES_PER_ACTIVATION = 5
 # A dead worker's activity is retried once no heartbeat arrives for this long; activities
 # heartbeat every few seconds while a plugin runs (app.engine.activities).
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -77,7 +70,7 @@ def _routine_of(request: Any) -> dict[str, Any]:
 # only the pure routine model and core plugins, and reads time and randomness only through
 # `workflow`. It stays importable by the sandbox (tests/test_replay.py checks both ways).
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception], sandboxed=False)
-class RoutineWorkflow(RunControl, SubRoutines):
+class RoutineWorkflow(RunControl, SubRoutines, ForEach, Pacing):
     """Runs a routine: nodes start as soon as every incoming connection is resolved."""
 
     @workflow.init
@@ -94,8 +87,7 @@ class RoutineWorkflow(RunControl, SubRoutines):
             for node in (nodes if isinstance(nodes, list) else [])
             if isinstance(node, dict)
         }
-        self._pure_in_activation = 0
-        self._pause: asyncio.Task[None] | None = None
+        self._init_pacing()
         depth = request.get("depth") if isinstance(request, dict) else 0
         self._depth = depth if isinstance(depth, int) and depth >= 0 else 0  # routine calls
         self._init_control()
@@ -219,6 +211,8 @@ class RoutineWorkflow(RunControl, SubRoutines):
         }
         if status == "waiting":
             event["prompt"] = record.prompt
+        if record.progress is not None:
+            event["progress"] = list(record.progress)
         self._events.append(event)
 
     def _start_ready(self) -> None:
@@ -286,28 +280,17 @@ class RoutineWorkflow(RunControl, SubRoutines):
         self._start_ready()
 
     async def _run_plugin(self, node: Node) -> Outcome | None:
-        if node.plugin in WORKFLOW_PLUGINS:
+        each = node.for_each is not None and node.enabled
+        if node.plugin in WORKFLOW_PLUGINS and not each:
             await self._breathe()
         value, sources = self._inputs(node)
         self._set(node.id, "running", started_at=iso(workflow.now()), input=value)
         try:
+            if each:
+                return await self._run_each(node, value, sources)
             return await self._execute(node, value, sources)
         except NodeFailed as failure:
             return self._on_error(node, failure)
-
-    async def _breathe(self) -> None:
-        """Wait for a new activation once this one has evaluated enough pure nodes."""
-        while self._pure_in_activation >= PURE_NODES_PER_ACTIVATION:
-            if self._pause is None:
-                self._pause = asyncio.create_task(self._next_activation())
-            await self._pause
-        self._pure_in_activation += 1
-
-    async def _next_activation(self) -> None:
-        await workflow.execute_local_activity(BREATHE_ACTIVITY,
-                                              start_to_close_timeout=timedelta(seconds=30))
-        self._pure_in_activation = 0
-        self._pause = None
 
     def _on_error(self, node: Node, failure: NodeFailed) -> Outcome | None:
         if node.on_error == "stop":
@@ -320,12 +303,8 @@ class RoutineWorkflow(RunControl, SubRoutines):
         port = ERROR_PORT if node.on_error == "error_port" else "out"
         return Outcome((port,), emitted, failure.attempts, failure.error)
 
-    async def _execute(self, node: Node, value: Any,
-                       sources: dict[str, Any]) -> Outcome | None:
-        plugin = WORKFLOW_PLUGINS.get(node.plugin)
-        if not node.enabled:
-            ports = plugin.output_ports(node.config) if plugin else ("out",)
-            return Outcome(ports[:1], value, 0)
+    def _context(self, node: Node, value: Any, element: Element | None = None) -> dict[str, Any]:
+        """What the node's expressions see; ``item`` and ``index`` for a for_each element."""
         context = {
             "trigger": self._trigger,
             "input": value,
@@ -334,16 +313,33 @@ class RoutineWorkflow(RunControl, SubRoutines):
                                                                             "failed")},
             "run": self._run_context,
         }
+        if element is not None:
+            context["item"], context["index"] = element.item, element.index
+        return context
+
+    async def _execute(self, node: Node, value: Any, sources: dict[str, Any],
+                       element: Element | None = None) -> Outcome | None:
+        plugin = WORKFLOW_PLUGINS.get(node.plugin)
+        if not node.enabled:
+            ports = plugin.output_ports(node.config) if plugin else ("out",)
+            return Outcome(ports[:1], value, 0)
+        if element is not None and plugin is not None:
+            await self._breathe(element=True)
+        context = self._context(node, value, element)
         config_path = f"nodes[{self._index[node.id]}].config"
+        budget = Budget()
         try:
-            config = render(node.config, context, path=config_path)
+            config = render(node.config, context, path=config_path, budget=budget)
         except ExpressionError as exc:
             where = exc.path or config_path
             error = node_error(node, f"{where}: {exc}", "ExpressionError")
             raise NodeFailed(error, 0) from None
+        finally:
+            self._spent(budget.work)
         if plugin is None:
-            extra = {"context": {"trigger": context["trigger"], "nodes": context["nodes"]}} \
-                if node.plugin in RUN_CONTEXT_PLUGINS else {}
+            extra: dict[str, Any] = {} if element is None else {"element": element.index}
+            if node.plugin in RUN_CONTEXT_PLUGINS:
+                extra["context"] = {"trigger": context["trigger"], "nodes": context["nodes"]}
             return await self._execute_activity(node, value, config, extra)
         try:
             emission: Emission = plugin.evaluate(value, config, sources)
@@ -359,7 +355,8 @@ class RoutineWorkflow(RunControl, SubRoutines):
         if node.plugin == APPROVAL:
             return await self._wait_for_person(node, emission.output)
         if node.plugin == ROUTINE_CALL:
-            return await self._call_routine(node, emission.output, WORKFLOW_NAME)
+            return await self._call_routine(node, emission.output, WORKFLOW_NAME,
+                                            None if element is None else element.index)
         if delay > 0:
             await workflow.sleep(delay, summary=f"{node.title}: delay")
         return Outcome(emission.ports, emission.output, 1)

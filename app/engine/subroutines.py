@@ -35,7 +35,7 @@ class SubRoutines:
     _depth: int
 
     async def _call_routine(self, node: Node, call: dict[str, Any], workflow_name: str,
-                            ) -> Outcome:
+                            element: int | None = None) -> Outcome:
         routine_id = call["routine"]
         if self._depth >= MAX_CALL_DEPTH:
             raise NodeFailed(node_error(
@@ -51,7 +51,7 @@ class SubRoutines:
             message = cause.message if isinstance(cause, ApplicationError) else str(exc)
             raise NodeFailed(node_error(node, message, "RoutineNotFound"), 1) from None
         info = workflow.info()
-        child_id = f"{info.workflow_id}.{node.id}"
+        child_id = f"{info.workflow_id}.{node.id}" + ("" if element is None else f".{element}")
         document, version = loaded["document"], loaded["version"]
         try:
             result = await workflow.execute_child_workflow(

@@ -49,7 +49,8 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     return Evaluator(context, Budget()).evaluate(expression)
 
 
-def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
+def render(value: Any, context: Mapping[str, Any], path: str = "",
+           budget: Budget | None = None) -> Any:
     """Render every template inside ``value`` (strings, lists and dicts, recursively).
 
     A string that is exactly one expression yields the expression's native value;
@@ -59,10 +60,11 @@ def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
     ``path`` names ``value``'s place, e.g. ``nodes[2].config``; a failure's
     :attr:`ExpressionError.path` extends it to the failing field
     (``nodes[2].config.headers.X-Total``) and :attr:`ExpressionError.expression` is the
-    failing expression. Raises only :class:`ExpressionError`.
+    failing expression. Raises only :class:`ExpressionError`. Pass ``budget`` to learn the
+    work the call did afterwards (``budget.work``: deterministic steps, not time).
     """
     try:
-        return Evaluator(context, Budget()).render(value, path, 1)
+        return Evaluator(context, budget or Budget()).render(value, path, 1)
     except ExpressionError:
         raise
     except RecursionError:

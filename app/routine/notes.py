@@ -6,10 +6,11 @@ reads them, and a routine without notes writes none.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from app.routine.limits import MAX_COORDINATE
-from app.routine.model import NOTE_COLOURS, Note
+from app.routine.model import NOTE_COLOURS, Note, Routine
 from app.routine.problems import join_path
 from app.routine.reader import Reader, is_instance, kind_of
 
@@ -89,3 +90,29 @@ def dump_notes(notes: tuple[Note, ...]) -> list[dict[str, Any]]:
             item["colour"] = note.colour
         out.append(item)
     return out
+
+
+# Edits (the editor's undo commands replace the routine with one of these)
+
+def unique_note_id(notes: tuple[Note, ...]) -> str:
+    taken = {note.id for note in notes}
+    number = len(notes) + 1
+    while f"note{number}" in taken:
+        number += 1
+    return f"note{number}"
+
+
+def add_note(routine: Routine, note: Note) -> Routine:
+    return replace(routine, notes=(*routine.notes, note))
+
+
+def update_note(routine: Routine, note_id: str, **changes: Any) -> Routine:
+    """``changes`` are Note fields; an unknown note id is a KeyError."""
+    if all(note.id != note_id for note in routine.notes):
+        raise KeyError(note_id)
+    return replace(routine, notes=tuple(replace(note, **changes) if note.id == note_id else note
+                                        for note in routine.notes))
+
+
+def remove_notes(routine: Routine, note_ids: set[str]) -> Routine:
+    return replace(routine, notes=tuple(n for n in routine.notes if n.id not in note_ids))

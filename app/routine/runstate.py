@@ -52,6 +52,8 @@ def json_size(value: Any, limit: int = MAX_STATE_BYTES) -> int:
 
 
 def describe_size(size: int) -> str:
+    if size >= 1_000_000_000:
+        return f"{size / 1_000_000_000:.1f} GB"
     return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.0f} kB"
 
 
@@ -100,7 +102,8 @@ class NodeState:
 
     ``ports`` are the ports the node emitted on (what a re-run needs to reuse its output);
     ``reused`` says the output was taken from an earlier run instead of executing the node;
-    ``prompt`` is the rendered question of an approval node (present once it has waited).
+    ``prompt`` is the rendered question of an approval node (present once it has waited);
+    ``progress`` is ``[done, total]`` of a ``for_each`` node's elements.
     """
 
     status: str = "pending"
@@ -113,6 +116,7 @@ class NodeState:
     ports: list[str] = field(default_factory=list)
     reused: bool = False
     prompt: str | None = None
+    progress: list[int] | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -125,6 +129,8 @@ class NodeState:
                   "error": self.error, "ports": list(self.ports), "reused": self.reused}
         if self.prompt is not None:
             record["prompt"] = self.prompt
+        if self.progress is not None:
+            record["progress"] = list(self.progress)
         return record
 
     @classmethod
@@ -136,7 +142,14 @@ class NodeState:
                    output=record.get("output"), error=record.get("error"),
                    input=record.get("input"),
                    ports=[str(p) for p in ports] if isinstance(ports, list) else [],
-                   reused=bool(record.get("reused", False)), prompt=record.get("prompt"))
+                   reused=bool(record.get("reused", False)), prompt=record.get("prompt"),
+                   progress=_progress(record.get("progress")))
+
+
+def _progress(value: Any) -> list[int] | None:
+    if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+        return [value[0], value[1]]
+    return None
 
 
 # The interpreter's name for its per-node record.
