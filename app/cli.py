@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from app import __version__, cli_admin, cli_engine, cli_plugins, cli_runs
+from app import __version__, cli_admin, cli_blobs, cli_engine, cli_plugins, cli_runs
 from app.cli_common import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         server_option(command)
     cli_admin.add_parsers(sub)  # credential, store
     cli_plugins.add_parsers(sub)  # plugins
+    cli_blobs.add_parsers(sub)  # blobs
 
     selftest = sub.add_parser("self-test", help="start engine and worker, run a sample routine")
     server_option(selftest)
@@ -332,6 +333,7 @@ COMMANDS: dict[str, Callable[[Kianax, argparse.Namespace], int]] = {
 
 COMMANDS.update(cli_admin.COMMANDS)
 COMMANDS.update(cli_plugins.COMMANDS)
+COMMANDS.update(cli_blobs.COMMANDS)
 COMMANDS.update(cli_runs.COMMANDS)
 COMMANDS.update(cli_engine.COMMANDS)
 

@@ -33,6 +33,12 @@ class Settings:
     webhook_burst: int = 10
     triggers_paused: bool = False  # Pause all (tray): schedules paused, local triggers idle
     tray_notice_shown: bool = False  # "Kianax keeps running in the tray" was said once
+    blob_store_url: str = ""  # "": the folder <data>/blobs; "s3://bucket/prefix": a bucket
+    blob_store_endpoint: str = ""  # e.g. "http://127.0.0.1:9000"; "": AWS
+    blob_store_region: str = ""
+    blob_store_credential: str = ""  # an `s3` credential (access_key, secret_key)
+    blob_retention_days: int = 30  # blobs no run references are deleted after this
+    blob_threshold_bytes: int = 262_144  # a node output larger than this travels by reference
 
     @property
     def task_queue(self) -> str:

@@ -46,6 +46,8 @@ KINDS: dict[str, Kind] = {
     "temporal_api_key": Kind("key", (), (), "a Temporal Cloud API key"),
     "temporal_mtls": Kind("key", ("cert_file",), ("cert_file",),
                           "a client certificate file and its private key (PEM)"),
+    "s3": Kind("secret_key", ("access_key",), ("access_key",),
+               "an S3-compatible access key pair (the blob store's bucket)"),
     "generic": Kind(None, (), (), "any secret key-values, given as a JSON object"),
 }
 

@@ -16,6 +16,7 @@ from app.paths import Paths, default_paths
 from app.plugin_api.registry import PluginRegistry, discover
 from app.run_history import RunHistory
 from app.services.activation import Activation, ActiveView
+from app.services.blobs import BlobPreview, Blobs, BlobUsage
 from app.services.credentials import Credentials
 from app.services.errors import UserError
 from app.services.pins import Pin, Pins
@@ -27,11 +28,12 @@ from app.settings import Settings
 from app.store import Store
 from app.vault import Vault
 
-__all__ = ["ActiveView", "Credentials", "Kianax", "LoadedRoutine", "Pin", "TriggerRuns",
+__all__ = ["ActiveView", "BlobPreview", "BlobUsage", "Credentials", "Kianax", "LoadedRoutine",
+           "Pin", "TriggerRuns",
            "TrustItem", "UserError"]
 
 
-class Kianax(Pins, Trust, Running, Activation):
+class Kianax(Pins, Trust, Running, Activation, Blobs):
     """One user's Kianax: their data folder, settings, store, plugins and credentials."""
 
     def __init__(self, paths: Paths | None = None, vault: Vault | None = None):
