@@ -44,11 +44,24 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _progress_printer(out: TextIO, width: int) -> Callable[[dict[str, Any]], None]:
+    """One line per node state change; a for_each node's progress every tenth of the way."""
+    shown: dict[str, int] = {}  # node -> last tenth of its elements printed
+
     def show(event: dict[str, Any]) -> None:
-        if event["node"] is None:
+        node = event["node"]
+        if node is None:
             return
-        parts = [f"  {event['node']:<{width}}  {event['status']:<9}"]
+        progress = event.get("progress")
+        parts = [f"  {node:<{width}}  {event['status']:<9}"]
+        if event["status"] == "running" and progress and progress[1]:
+            tenth = progress[0] * 10 // progress[1]
+            if progress[0] and shown.get(node, -1) >= tenth:
+                return
+            shown[node] = tenth
+            parts.append(f"{progress[0]:,}/{progress[1]:,}")
         if event["status"] in ("completed", "failed") and event.get("started_at"):
+            if progress:
+                parts.append(f"{progress[0]:,}/{progress[1]:,} elements")
             if event["attempts"] > 1:
                 parts.append(f"{event['attempts']} attempts")
             parts.append(_duration(event["started_at"], event["finished_at"]))

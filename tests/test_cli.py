@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import node, routine
+from tests.helpers import node, routine, transform
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 
@@ -105,6 +105,20 @@ def test_run_prints_one_progress_line_per_node_state_change(tmp_path, temporal, 
         ("fetch", "running"), ("fetch", "completed"), ("check", "running"),
         ("check", "completed"), ("alert", "running"), ("alert", "completed")]
     assert '"text": "ACME is at 97"' in result.stdout
+
+
+def test_run_shows_a_for_each_nodes_progress_every_tenth(tmp_path, temporal):
+    doc = routine([{**transform("sq", "{{ item * item }}"), "for_each": "{{ trigger.n }}"}])
+    path = write(tmp_path / "each.json", doc)
+
+    result = kianax("run", str(path), "--input", json.dumps({"n": list(range(1000))}),
+                    "--server", temporal.info.address, home=tmp_path / "home")
+
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines() if line.startswith("  sq")]
+    running = [w[2] for w in lines if w[1] == "running" and len(w) > 2]
+    assert running[0] == "0/1,000" and "1,000/1,000" in running and 5 <= len(running) <= 12
+    assert lines[-1][:4] == ["sq", "completed", "1,000/1,000", "elements"]
 
 
 @pytest.mark.parametrize(("text", "reason"), [
