@@ -48,7 +48,14 @@ def is_dark() -> bool:
 @functools.cache
 def _colors(dark: bool) -> Colors:
     q = QColor
-    headers = {"core": q("#5f3dc4"), "http": q("#1864ab"), "default": q("#495057")}
+    # Node headers by plugin category: one hue each, white text readable on all of them.
+    light_headers = {"Flow": "#6741d9", "Time": "#c4420c", "Network": "#1864ab",
+                     "System": "#087f5b", "Code": "#0b7285", "Files": "#4a7c12",
+                     "Email": "#c2255c", "AI": "#862e9c", "default": "#495057"}
+    dark_headers = {"Flow": "#5f3dc4", "Time": "#c0461a", "Network": "#1c5c99",
+                    "System": "#0b7258", "Code": "#0c6a7a", "Files": "#4f7a14",
+                    "Email": "#a8285a", "AI": "#772a8a", "default": "#4a515a"}
+    headers = {k: q(v) for k, v in (dark_headers if dark else light_headers).items()}
     if dark:
         return Colors(True, q("#1e2126"), q("#2a2e35"), q("#2c313a"), q("#4a505c"),
                       q("#e9ecef"), q("#adb5bd"), q("#ffffff"), q("#4dabf7"), q("#ff6b6b"),

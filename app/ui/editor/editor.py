@@ -15,7 +15,9 @@ from PySide6.QtGui import QUndoStack
 
 from app.plugin_api.registry import PluginRegistry
 from app.routine import Connection, Node, Routine, RoutineInvalid, dump_routine, edit, parse_routine
+from app.routine import notes as note_edit
 from app.routine.document import decode
+from app.routine.model import Note
 from app.ui.editor.commands import EditCommand
 from app.ui.editor.model import GraphModel
 
@@ -53,26 +55,46 @@ class Editor:
         self._push(f"Add {plugin.title}", edit.add_node(self.routine, node))
         return node_id
 
-    def delete(self, node_ids: Iterable[str], connections: Iterable[Connection] = ()) -> None:
+    def delete(self, node_ids: Iterable[str], connections: Iterable[Connection] = (),
+               note_ids: Iterable[str] = ()) -> None:
         after = self.routine
-        ids = list(node_ids)
+        ids, notes = list(node_ids), set(note_ids)
         for conn in connections:
             after = edit.remove_connection(after, conn)
         for node_id in ids:
             after = edit.remove_node(after, node_id)
+        after = note_edit.remove_notes(after, notes)
         count = len(ids)
         self._push(f"Delete {count} node{'s' if count != 1 else ''}" if count else
+                   f"Delete {'notes' if len(notes) > 1 else 'note'}" if notes else
                    "Delete connection", after)
 
-    def move(self, positions: Mapping[str, tuple[float, float]], merge: bool = False) -> None:
-        """Move nodes; ``merge=True`` folds this into the previous move of the same drag."""
+    def move(self, positions: Mapping[str, tuple[float, float]], merge: bool = False,
+             text: str = "Move", notes: Mapping[str, tuple[float, float]] | None = None) -> None:
+        """Move nodes (and notes); ``merge=True`` folds this into the previous move of the
+        same drag."""
         after = self.routine
         for node_id, position in positions.items():
             after = edit.update_node(after, node_id, position=(float(position[0]),
                                                                float(position[1])))
+        for note_id, position in (notes or {}).items():
+            after = note_edit.update_note(after, note_id, position=(float(position[0]),
+                                                                    float(position[1])))
         if not merge:
             self._drag_serial += 1
-        self._push("Move", after, merge_key=f"move-{self._drag_serial}")
+        self._push(text, after, merge_key=f"move-{self._drag_serial}")
+
+    # Sticky notes
+
+    def add_note(self, position: tuple[float, float], text: str = "") -> str:
+        note_id = note_edit.unique_note_id(self.routine.notes)
+        self._push("Add note", note_edit.add_note(self.routine, Note(note_id, text, position)))
+        return note_id
+
+    def update_note(self, note_id: str, text: str = "Edit note", **changes: Any) -> None:
+        """Change a note's text, size or colour: each call is one undo step (the canvas calls
+        it once per finished gesture: a text edit, a resize, a colour)."""
+        self._push(text, note_edit.update_note(self.routine, note_id, **changes))
 
     def update_node(self, node_id: str, text: str = "Edit node", **changes: Any) -> None:
         """Edits in a row of the same field merge into one undo step; for ``config`` the

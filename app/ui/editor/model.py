@@ -18,6 +18,9 @@ class GraphModel(QObject):
     nodeChanged = Signal(str)
     connectionAdded = Signal(object)
     connectionRemoved = Signal(object)
+    noteAdded = Signal(str)
+    noteRemoved = Signal(str)
+    noteChanged = Signal(str)
     routineChanged = Signal()
     changed = Signal()
     reset = Signal()
@@ -51,6 +54,15 @@ class GraphModel(QObject):
         for conn in new.connections:
             if conn not in old_conns:
                 self.connectionAdded.emit(conn)
+        old_notes = {n.id: n for n in old.notes}
+        new_notes = {n.id: n for n in new.notes}
+        for note_id in old_notes.keys() - new_notes.keys():
+            self.noteRemoved.emit(note_id)
+        for note in new.notes:
+            if note.id not in old_notes:
+                self.noteAdded.emit(note.id)
+            elif old_notes[note.id] != note:
+                self.noteChanged.emit(note.id)
         if (old.id, old.name, old.description, old.trigger) != \
                 (new.id, new.name, new.description, new.trigger):
             self.routineChanged.emit()
