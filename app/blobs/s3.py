@@ -44,8 +44,14 @@ class S3Store(BaseStore):
                  credential: str = ""):
         super().__init__(key)
         from minio import Minio
+        from minio.helpers import check_bucket_name
 
         self.bucket, prefix = parse_url(url)
+        try:
+            check_bucket_name(self.bucket, strict=True)
+        except ValueError:
+            raise BlobError(f"{self.bucket!r} is not a valid S3 bucket name (3-63 lowercase "
+                            "letters, digits, dots and hyphens)") from None
         self.prefix = f"{prefix}/" if prefix else ""
         self.spool = spool
         self.credential = credential
