@@ -178,7 +178,11 @@ class BaseStore:
             raise BlobTooLarge(f"blob {short(ref.digest)} is {ref.size} bytes, over the "
                                f"{limit} bytes that may be read at once here")
         with self.open(ref) as stream:
-            return stream.read()
+            data = stream.read(ref.size)
+            if stream.read(1):  # also where an unencrypted blob's digest is checked
+                raise BlobError(f"blob {short(ref.digest)} holds more than its reference "
+                                "says")
+            return data
 
     def read_json(self, ref: BlobRef, limit: int) -> Any:
         data = self.read(ref, limit)

@@ -97,7 +97,7 @@ class Encoder:
     def _seal(self, last: bool) -> None:
         assert self._aead is not None
         self._sink(self._aead.encrypt(_nonce(self._prefix, self._number, last),
-                                      bytes(self._buffer), self._header))
+                                      self._buffer, self._header))
         self._number += 1
         self._buffer.clear()
 
