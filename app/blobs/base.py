@@ -8,8 +8,10 @@ import hashlib
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -58,6 +60,7 @@ class BlobStore(Protocol):
     def delete(self, digest: str) -> None: ...
     def entries(self) -> Iterator[BlobEntry]: ...
     def stat(self, digest: str) -> BlobEntry | None: ...
+    def sweep(self, older_than: timedelta) -> int: ...
 
 
 class SpoolWriter:
@@ -142,6 +145,7 @@ class BaseStore:
 
     description: str
     key: bytes | None
+    spool: Path  # where writers keep their temp files (same file system for the folder)
 
     def __init__(self, key: bytes | None):
         self.key = check_key(key)
@@ -162,6 +166,21 @@ class BaseStore:
     def spool_error(self, exc: OSError) -> BlobError:
         return BlobError(f"cannot write a blob in {self.description}: "
                          f"{exc.strerror or type(exc).__name__}")
+
+    def sweep(self, older_than: timedelta) -> int:
+        """Delete temp files a crashed writer left (older than ``older_than``); the bytes
+        given back. Retention calls it."""
+        if not self.spool.is_dir():
+            return 0
+        cutoff, freed = time.time() - older_than.total_seconds(), 0
+        with os.scandir(self.spool) as items:
+            for item in items:
+                with contextlib.suppress(OSError):
+                    info = item.stat(follow_symlinks=False)
+                    if item.name.endswith(".tmp") and info.st_mtime < cutoff:
+                        os.unlink(item.path)
+                        freed += info.st_size
+        return freed
 
     def put_bytes(self, data: bytes, media_type: str) -> BlobRef:
         with self.writer(media_type) as writer:

@@ -8,12 +8,10 @@ an identical blob and makes it young again, so retention never takes a blob just
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +30,7 @@ class FolderStore(BaseStore):
     def __init__(self, root: Path, key: bytes | None = None):
         super().__init__(key)
         self.root = root
+        self.spool = root / TEMP
         self.description = f"folder {root}" + (" (encrypted)" if key else "")
 
     def path_of(self, digest: str) -> Path:
@@ -42,7 +41,7 @@ class FolderStore(BaseStore):
 
     def writer(self, media_type: str) -> SpoolWriter:
         try:
-            return SpoolWriter(self, self.root / TEMP, media_type)
+            return SpoolWriter(self, self.spool, media_type)
         except OSError as exc:
             raise self.spool_error(exc) from None
 
@@ -105,19 +104,3 @@ class FolderStore(BaseStore):
                             info = item.stat(follow_symlinks=False)
                             yield BlobEntry(digest, info.st_size,
                                             datetime.fromtimestamp(info.st_mtime, UTC))
-
-    def sweep(self, older_than: timedelta) -> int:
-        """Delete temp files a crashed writer left (older than ``older_than``); the bytes
-        given back."""
-        temp = self.root / TEMP
-        if not temp.is_dir():
-            return 0
-        cutoff, freed = time.time() - older_than.total_seconds(), 0
-        with os.scandir(temp) as items:
-            for item in items:
-                with contextlib.suppress(OSError):
-                    info = item.stat(follow_symlinks=False)
-                    if info.st_mtime < cutoff:
-                        os.unlink(item.path)
-                        freed += info.st_size
-        return freed

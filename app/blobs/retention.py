@@ -52,9 +52,8 @@ def collect(store: BlobStore, referenced: set[str], older_than: timedelta,
         freed_bytes += entry.size
         if len(freed) < FREED_LISTED:
             freed.append(entry)
-    sweep = getattr(store, "sweep", None)
-    if sweep is not None and not dry_run:
-        freed_bytes += sweep(max(older_than, SWEEP_TEMP_AFTER))
+    if not dry_run:
+        freed_bytes += store.sweep(max(older_than, SWEEP_TEMP_AFTER))
     return Collected(deleted, kept, freed_bytes, freed, dry_run)
 
 
