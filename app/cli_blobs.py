@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
 
 from app.cli_common import EXIT_OK
 from app.routine.runstate import describe_size
-from app.services import Kianax
+from app.services import Kianax, UserError
 
 FREED_SHOWN = 20
 
@@ -24,9 +25,22 @@ def add_parsers(sub: Any) -> None:
     collect.add_argument("--dry-run", action="store_true",
                          help="only say what would be deleted")
     collect.add_argument("--json", action="store_true")
+    use = blobs_sub.add_parser("set", help="choose the store and retention (saved settings); "
+                               "an S3 bucket is checked before it is saved")
+    use.add_argument("--url", help='"" for the folder in the data dir, or s3://bucket/prefix')
+    use.add_argument("--endpoint", help="an S3-compatible endpoint, e.g. "
+                     "http://127.0.0.1:9000 (\"\" for AWS)")
+    use.add_argument("--region")
+    use.add_argument("--credential", help="an s3 credential (`kianax credential add NAME "
+                     "--kind s3 --field access_key=...`)")
+    use.add_argument("--retention-days", type=int)
+    use.add_argument("--threshold-bytes", type=int,
+                     help="node outputs larger than this travel by reference")
 
 
 def cmd_blobs(app: Kianax, args: argparse.Namespace) -> int:
+    if args.action == "set":
+        return _set(app, args)
     if args.action == "info":
         usage = app.blob_usage()
         settings = app.settings
@@ -62,6 +76,27 @@ def cmd_blobs(app: Kianax, args: argparse.Namespace) -> int:
           f"{'s' if done.deleted != 1 else ''} {'to delete' if done.dry_run else 'deleted'}, "
           f"{done.kept} kept (referenced by a run or younger than "
           f"{app.settings.blob_retention_days} days)")
+    return EXIT_OK
+
+
+def _set(app: Kianax, args: argparse.Namespace) -> int:
+    changes = {name: value for name, value in (
+        ("blob_store_url", args.url), ("blob_store_endpoint", args.endpoint),
+        ("blob_store_region", args.region), ("blob_store_credential", args.credential),
+        ("blob_retention_days", args.retention_days),
+        ("blob_threshold_bytes", args.threshold_bytes)) if value is not None}
+    if changes.get("blob_retention_days", 1) < 1:
+        raise UserError("--retention-days must be at least 1")
+    if changes.get("blob_threshold_bytes", 1) < 1:
+        raise UserError("--threshold-bytes must be at least 1")
+    previous = app.settings
+    app.settings = dataclasses.replace(app.settings, **changes)
+    try:
+        app.check_blob_store()
+    finally:
+        app.settings = previous
+    app.remember(**changes)
+    print(f"blobs are kept in {app.blob_store(keyed=False).description}")
     return EXIT_OK
 
 

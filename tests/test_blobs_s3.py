@@ -168,18 +168,28 @@ def test_access_denied_names_the_credential_and_never_the_secret(tmp_path):
         assert secret not in message and caught.value.__cause__ is None
 
 
-def test_kianax_blobs_info_on_a_bucket_that_does_not_exist(s3, tmp_path):
+def kianax_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, env={**os.environ, "KIANAX_HOME": str(home)})
+
+
+def test_kianax_blobs_set_checks_the_bucket_before_saving_it(s3, tmp_path):
     home = tmp_path / "home"
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "settings.json").write_text(json.dumps({
-        "blob_store_url": "s3://not-created-yet/runs", "blob_store_endpoint": s3.endpoint,
-        "blob_store_region": "us-east-1"}))
-    result = subprocess.run([sys.executable, "-m", "app", "blobs", "info"], capture_output=True,
-                            text=True, timeout=60, cwd=ROOT,
-                            env={**os.environ, "KIANAX_HOME": str(home)})
-    assert result.returncode == 2
-    assert result.stderr.strip() == (f"error: the bucket 'not-created-yet' does not exist at "
-                                     f"{s3.endpoint}; create bucket not-created-yet first")
+    missing = kianax_cli("blobs", "set", "--url", "s3://not-created-yet/runs", "--endpoint",
+                         s3.endpoint, "--region", "us-east-1", home=home)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (f"error: the bucket 'not-created-yet' does not exist at "
+                                      f"{s3.endpoint}; create bucket not-created-yet first")
+    assert "blobs      0" in kianax_cli("blobs", "info", home=home).stdout  # still the folder
+    assert "folder" in kianax_cli("blobs", "info", home=home).stdout
+
+    chosen = kianax_cli("blobs", "set", "--url", f"s3://{BUCKET}/cli", "--endpoint",
+                        s3.endpoint, "--region", "us-east-1", "--retention-days", "7",
+                        home=home)
+    assert chosen.returncode == 0, chosen.stderr
+    info = json.loads(kianax_cli("blobs", "info", "--json", home=home).stdout)
+    assert info["store"] == f"s3://{BUCKET}/cli at {s3.endpoint}"
+    assert (info["count"], info["retention_days"]) == (0, 7)
 
 
 def test_digest_of_the_reference_is_checked_on_s3_too(s3, tmp_path):

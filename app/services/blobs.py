@@ -160,6 +160,15 @@ class Blobs(EngineAccess):
             with contextlib.suppress(OSError):
                 os.unlink(temp)
 
+    def check_blob_store(self) -> None:
+        """UserError unless the configured store can be used now (the bucket exists and
+        the credential may list it); the folder is made when first written."""
+        store = self.blob_store(keyed=False)
+        try:
+            next(iter(store.entries()), None)
+        except BlobError as exc:
+            raise UserError(str(exc)) from None
+
     def blob_usage(self) -> BlobUsage:
         """How many blobs the store holds and their bytes at rest (no key needed)."""
         store = self.blob_store(keyed=False)
