@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,10 @@ def cmd_blobs(app: Kianax, args: argparse.Namespace) -> int:
         print(f"threshold  outputs over {describe_size(settings.blob_threshold_bytes)} "
               "are kept here by reference")
         return EXIT_OK
+    if app.blob_config().url:
+        print("note: a bucket may be shared by several machines; only runs recorded on this "
+              "one keep their blobs here, so collect where every run is recorded",
+              file=sys.stderr)
     done = app.collect_blobs(dry_run=args.dry_run)
     if args.json:
         print(json.dumps({"dry_run": done.dry_run, "deleted": done.deleted, "kept": done.kept,
