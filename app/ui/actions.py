@@ -86,6 +86,16 @@ def build_actions(w: MainWindow) -> None:
                            "Cancel the current run: nodes not yet run stay pending")
     w.stop_action.setIcon(icon("stop", "#e03131"))
     w.stop_action.setEnabled(False)
+    w.run_here_action = action(w, "Run to &here", w.run_to_here, ["F6", "Ctrl+Shift+Return"],
+                               run, "Run the selected node and the nodes it needs upstream "
+                               "(pinned ones use their pins); nothing after it runs")
+    w.pin_action = action(w, "&Pin output", w.pin_output, "Ctrl+Shift+P", run,
+                          "Pin the selected node's output from the run shown (or type it): "
+                          "editor runs use it instead of running the node")
+    w.edit_pin_action = action(w, "Pin &data…", w.edit_pin, None, run,
+                               "Type or edit the selected node's pinned output as JSON")
+    w.unpin_action = action(w, "&Unpin", w.unpin, None, run,
+                            "Editor runs run the selected node again")
     run.addAction(w.test_input_dock.toggleViewAction())
     run.addSeparator()
     w.active_action = QAction("Active", w)

@@ -38,13 +38,14 @@ from app.ui.icons import icon
 from app.ui.inspector import Inspector
 from app.ui.library import Library
 from app.ui.palette import Palette, QuickAdd
+from app.ui.pins import PinPanel
 from app.ui.routine_actions import RoutineActions
 from app.ui.run_panel import RunPanel
 from app.ui.test_input import TestInput
 from app.ui.tray import Tray
 
 
-class MainWindow(EngineStatus, RoutineActions, RunPanel, QMainWindow):
+class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
     quitRequested = Signal()
     runFinished = Signal(dict)
 
@@ -98,6 +99,7 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, QMainWindow):
         self.resizeDocks([self.findChild(QDockWidget, "Routines")], [230],
                          Qt.Orientation.Horizontal)
         build_actions(self)
+        self._install_node_menu()  # right-click on a node: Run to here, pins
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.quickAddRequested.connect(self._quick_add)

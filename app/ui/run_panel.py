@@ -1,5 +1,6 @@
-"""The main window's Run Now and Stop: runs the open routine with its test input on the
-runtime's engine, lights the nodes up as the engine reports, and cancels on request."""
+"""The main window's Run Now, Run to here and Stop: runs the open routine (or the part a
+node needs) with its test input and pinned outputs on the runtime's engine, lights the
+nodes up as the engine reports, and cancels on request."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class RunPanel:
         except Exception:  # a routine never run has nothing to prefill
             log.exception("reading the test input of %s failed", rid)
             self.test_input.load(None)
+        self._pins_changed()
 
     def _test_input_edited(self, value: Any) -> None:
         rid = self.test_input.property("routine_id")
@@ -72,17 +74,50 @@ class RunPanel:
     # Run Now and Stop
 
     def run_now(self) -> None:
+        """Run the open routine with its test input; pinned nodes use their pins."""
         if self.running:
             self.statusBar().showMessage("A run is already in progress", 3000)
             return
-        problems = self._problems()
-        if problems:
-            self._show_problems(problems)
-            self.problems_dock.show()
-            self.problems_dock.raise_()
-            self.statusBar().showMessage(
-                f"Run refused: fix {len(problems)} problem(s) first (see Problems)", 6000)
+        routine = self.editor.routine
+        if self._refused(self._problems()):
             return
+        self._start(routine)
+
+    def run_to_here(self, node_id: str | None = None) -> None:
+        """Run the selected node and what it needs upstream (its ancestors) — nothing after
+        it — with the test input and the pinned outputs; the results fill the viewers."""
+        if self.running:
+            self.statusBar().showMessage("A run is already in progress", 3000)
+            return
+        if node_id is None:
+            ids = self.scene.selected_node_ids()
+            if len(ids) != 1:
+                self.statusBar().showMessage("Run to here: select one node first", 4000)
+                return
+            node_id = ids[0]
+        try:
+            part, _ = self.services.run_to_here(self.editor.routine, node_id)
+        except UserError as exc:
+            self.statusBar().showMessage(f"Run to here refused: {exc}", 6000)
+            return
+        if self._refused(self.services.check(dump_routine(part))[1]):
+            return
+        self._start(part, self.editor.routine.node(node_id).title)
+
+    def _refused(self, problems: list[Problem]) -> bool:
+        """Problems in what would run refuse it, and say so (the Problems list lists all)."""
+        if not problems:
+            return False
+        self._show_problems(self._problems())
+        self.problems_dock.show()
+        self.problems_dock.raise_()
+        self.statusBar().showMessage(
+            f"Run refused: fix {len(problems)} problem(s) first (see Problems)", 6000)
+        return True
+
+    def _start(self, routine: Routine, target: str | None = None) -> None:
+        """Start ``routine`` (the open one, or the part Run to here runs to the node titled
+        ``target``) with the test input and the pins of its nodes."""
         trigger = self.test_input.value()
         if trigger is NO_INPUT:
             self.test_input_dock.show()
@@ -95,8 +130,13 @@ class RunPanel:
             message = self.runtime.error or "the engine is still starting; try again in a moment"
             self.statusBar().showMessage(f"Cannot run: {message}", 6000)
             return
+        try:
+            reuse = self.services.editor_reuse(routine)
+        except UserError as exc:
+            self.statusBar().showMessage(f"Run refused: {exc}", 8000)
+            return
         self.test_input.flush()
-        self.spawn(self._run(self.editor.routine, trigger))
+        self.spawn(self._run(routine, trigger, reuse, target))
 
     def stop_run(self) -> None:
         """Cancel the current Run Now run: nodes in flight are cancelled, nothing new starts."""
@@ -208,7 +248,8 @@ class RunPanel:
             elif self.viewing_run:
                 box.setEnabled(False)
 
-    async def _run(self, routine: Routine, trigger: Any = None) -> None:
+    async def _run(self, routine: Routine, trigger: Any = None,
+                   reuse: dict[str, Any] | None = None, target: str | None = None) -> None:
         self.running = True
         self.run_action.setEnabled(False)
         self.tray.update(self.active_views, running=True)
@@ -226,7 +267,7 @@ class RunPanel:
         try:
             state = await self.runtime.run(
                 LoadedRoutine(dump_routine(routine), self.version, routine.id), trigger,
-                on_event=on_event, on_started=lambda s: self._started(s.run_id))
+                on_event=on_event, on_started=lambda s: self._started(s.run_id), reuse=reuse)
         except (UserError, RoutineInvalid, RuntimeError) as exc:
             self.statusBar().showMessage(f"Run failed to start: {exc}", 8000)
             self.scene.clear_run_marks()
@@ -243,7 +284,10 @@ class RunPanel:
         self._runs_changed()
         took = duration_text(seconds_between(state["started_at"], state["finished_at"]), "?")
         error = (state.get("error") or {}).get("message", "")
-        self.statusBar().showMessage(f"Run {state['status']} in {took}"
+        what = f"Run to {target}" if target else "Run"
+        pinned = sum(1 for node in (state.get("nodes") or {}).values() if node.get("reused"))
+        self.statusBar().showMessage(f"{what} {state['status']} in {took}"
+                                     + (f" ({pinned} pinned)" if pinned else "")
                                      + (f": {error}" if error else ""), 15000)
         self.runFinished.emit(state)
 
@@ -256,6 +300,7 @@ class RunPanel:
         def _problems(self) -> list[Problem]: ...
         def _show_problems(self, problems: list[Problem]) -> None: ...
         def _selection_changed(self) -> None: ...
+        def _pins_changed(self) -> None: ...
         def _show(self, routine: Routine, version: int | None) -> None: ...
         def _confirm_discard(self) -> bool: ...
         def _update_title(self) -> None: ...
