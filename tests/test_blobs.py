@@ -211,24 +211,25 @@ def test_a_store_without_the_key_cannot_read_encrypted_blobs_and_vice_versa(tmp_
 
 
 MEMORY_SCRIPT = """
-import os, resource, sys, time
+from tests.peak_memory import Peak
+import os, sys, time
 from pathlib import Path
 from app.blobs import BlobConfig, open_store
 store = open_store(BlobConfig(), Path(sys.argv[1]), os.urandom(32) if sys.argv[3] == "1" else None)
 megabytes, block = int(sys.argv[2]), bytearray(os.urandom(1 << 20))
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-base, start = peak(), time.perf_counter()
-with store.writer("application/octet-stream") as writer:
-    for i in range(megabytes):
-        block[:8] = i.to_bytes(8, "big")
-        writer.write(bytes(block))
-ref = writer.close()
-wrote, start, total = time.perf_counter() - start, time.perf_counter(), 0
-with store.open(ref) as stream:
-    while chunk := stream.read(1 << 20):
-        total += len(chunk)
-read = time.perf_counter() - start
-print(ref.size, total, peak() - base, megabytes / wrote, megabytes / read)
+with Peak() as peak:
+    start = time.perf_counter()
+    with store.writer("application/octet-stream") as writer:
+        for i in range(megabytes):
+            block[:8] = i.to_bytes(8, "big")
+            writer.write(bytes(block))
+    ref = writer.close()
+    wrote, start, total = time.perf_counter() - start, time.perf_counter(), 0
+    with store.open(ref) as stream:
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+    read = time.perf_counter() - start
+print(ref.size, total, peak.grown, megabytes / wrote, megabytes / read)
 """
 
 

@@ -42,34 +42,34 @@ def config(s3: S3Server, url: str = f"s3://{BUCKET}/team/a") -> BlobConfig:
 
 
 WORKER = """
-import hashlib, json, os, resource, sys, time
+from tests.peak_memory import Peak
+import hashlib, json, os, sys, time
 from pathlib import Path
 from app.blobs import BlobConfig, BlobRef, open_store
 action, data_dir, endpoint, url, key_hex = sys.argv[1:6]
 fields = {"access_key": os.environ["S3_ACCESS"], "secret_key": os.environ["S3_SECRET"]}
 store = open_store(BlobConfig(url, endpoint, "us-east-1", "bucket-key"), Path(data_dir),
                    bytes.fromhex(key_hex), lambda name: {"kind": "s3", "fields": fields})
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 if action == "write":
     megabytes, block = int(sys.argv[6]), bytearray(os.urandom(1 << 20))
-    digest, base, start = hashlib.sha256(), peak(), time.perf_counter()
-    with store.writer("application/octet-stream") as writer:
+    digest, start = hashlib.sha256(), time.perf_counter()
+    with Peak() as peak, store.writer("application/octet-stream") as writer:
         for i in range(megabytes):
             block[:8] = i.to_bytes(8, "big")
             writer.write(bytes(block))
             digest.update(block)
-    ref = writer.close()
+        ref = writer.close()
     print(json.dumps({"ref": ref.to_json(), "json": store.put_json({"rows": [1, 2, 3]}).to_json(),
-                      "sha256": digest.hexdigest(), "grown": peak() - base,
+                      "sha256": digest.hexdigest(), "grown": peak.grown,
                       "mb_s": megabytes / (time.perf_counter() - start)}))
 else:
     ref, rows = (BlobRef.of(json.loads(arg)) for arg in sys.argv[6:8])
-    digest, total, base, start = hashlib.sha256(), 0, peak(), time.perf_counter()
-    with store.open(ref) as stream:
+    digest, total, start = hashlib.sha256(), 0, time.perf_counter()
+    with Peak() as peak, store.open(ref) as stream:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
             total += len(chunk)
-    print(json.dumps({"sha256": digest.hexdigest(), "size": total, "grown": peak() - base,
+    print(json.dumps({"sha256": digest.hexdigest(), "size": total, "grown": peak.grown,
                       "mb_s": total / (1 << 20) / (time.perf_counter() - start),
                       "rows": store.read_json(rows, 1000)}))
 """

@@ -4,8 +4,9 @@ store's files (plain or sealed, see :mod:`app.blobs.crypto`).
 
 A writer spools to a private temp file in the data dir while hashing (the object's name is
 its digest, known only at the end), then uploads it in 8 MiB parts, one at a time: memory
-stays bounded whatever the size. Errors are one sentence naming the endpoint and bucket and
-what to do; no secret (nor the client's raw error, which can echo signatures) is in them.
+stays bounded (parts grow past 8 MiB only for blobs over 78 GiB: S3 allows 10,000 parts).
+Errors are one sentence naming the endpoint and bucket and what to do; no secret (nor the
+client's raw error, which can echo signatures) is in them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from app.blobs.base import BaseStore, SpoolWriter
 from app.blobs.crypto import Decoder
 from app.blobs.refs import BlobEntry, BlobError, BlobMissing, BlobRef, is_digest, short
 
-PART_SIZE = 8 << 20
+PART_SIZE = 8 << 20  # one part in memory at a time
+MAX_PARTS = 10_000
 READ_BUFFER = 1 << 16
 CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 10.0, 60.0
 DENIED = frozenset(("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
@@ -91,7 +93,7 @@ class S3Store(BaseStore):
             length = os.fstat(data.fileno()).st_size
             try:
                 self.client.put_object(self.bucket, self.name_of(ref.digest), data, length,
-                                       part_size=PART_SIZE, num_parallel_uploads=1)
+                                       part_size=part_size(length), num_parallel_uploads=1)
             except Exception as exc:
                 self._fail(exc, f"store blob {short(ref.digest)}")
 
@@ -195,6 +197,12 @@ class _Body:
             return self._response.read(size)
         except Exception as exc:
             self._store._fail(exc, "read a blob")
+
+
+def part_size(length: int) -> int:
+    """8 MiB, or larger (whole MiB) for blobs over 78 GiB: S3 allows 10,000 parts."""
+    needed = -(-length // MAX_PARTS)
+    return max(PART_SIZE, -(-needed // (1 << 20)) << 20)
 
 
 def _reason(exc: BaseException) -> str:
