@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from app.routine import dump_routine
 from app.routine.runstate import duration_text
+from app.ui.data_viewer.viewer import DataViewer
 from tests.conftest import ARTIFACTS
 from tests.helpers import node, routine, transform
 from tests.test_gui_run import close_window, demo_routine, open_window, run_on_qt_loop, statuses
@@ -97,7 +98,8 @@ def test_runs_view_lists_filters_opens_and_retries(qapp, tmp_path, temporal):
         window.scene.select_nodes(["wait"])
         await asyncio.sleep(0.1)
         page = window.inspector.widget()
-        assert page.findChild(QPlainTextEdit, "run.input") is not None
+        assert page.findChild(DataViewer, "run.input").value == {"title": "Disk full",
+                                                                  "urgent": True}
         timing = page.findChild(QLabel, "run.timing").text()
         assert "Attempts: 1" in timing and " s" in timing, timing
         window.delete_selection()  # refused: a past run's version is history

@@ -1,17 +1,20 @@
 """The inspector: the selected node's config as a form generated from its plugin's schema,
-plus name, enabled, retry, timeout and on_error; with no node selected, the routine itself.
+plus name, enabled, retry, time limit, on_error and for_each; with no node selected, the
+routine itself; under them the node's data from the last run (or its pin) in data viewers.
 
 Every committed field is one undoable edit (typing into one field merges into one step).
+Config fields accept fields dragged from the data viewers, complete expressions from the
+run's data and preview what they render to (:mod:`app.ui.fields.assist`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,7 +23,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -28,19 +30,40 @@ from PySide6.QtWidgets import (
 )
 
 from app.routine import RetryPolicy, Trigger
-from app.routine.model import ON_ERROR_MODES, TRIGGER_TYPES
+from app.routine.model import DEFAULT_OUT, MAX_CONCURRENCY, ON_ERROR_MODES, TRIGGER_TYPES
+from app.routine.validation import NOT_PER_ELEMENT
 from app.services import Credentials
+from app.ui.data_viewer.run_box import run_box
+from app.ui.data_viewer.run_data import RunData
 from app.ui.editor.editor import Editor
 from app.ui.fields import FieldContext, JsonEdit, field_widget, is_wide
+from app.ui.fields.assist import Assist
+from app.ui.fields.labels import field_label
+
+log = logging.getLogger(__name__)
+NODE_TIME_LIMIT_TIP = ("How long the engine lets one attempt of this node run before it "
+                       "fails that attempt (and retries, up to Max attempts). A plugin's own "
+                       "Timeout under Configuration limits one request inside it.")
+PLUGIN_TIMEOUT_TIP = ("This plugin's own limit (e.g. for one request); the node's Time limit "
+                      "above bounds the whole attempt.")
 
 
 class Inspector(QScrollArea):
-    def __init__(self, editor: Editor, credentials: Credentials | None = None):
+    """``pinToggled(node_id, pin)``: the output viewer's Pin this output / Unpin button."""
+
+    pinToggled = Signal(str, bool)
+
+    def __init__(self, editor: Editor, credentials: Credentials | None = None,
+                 services: Any = None, show_run_box: bool = True):
         super().__init__()
         self.editor = editor
         self.credentials = credentials  # what credential fields list and add to
+        self.services = services  # pins, test input, blob previews (None in bare tests)
+        self.show_run_box = show_run_box
         self.node_id: str | None = None
         self.last_run: Mapping[str, Any] | None = None
+        self.assist = Assist(lambda: self.run_data().context(self.editor.routine, self.node_id),
+                             lambda: {n.id: n.title for n in self.editor.routine.nodes})
         self.setWidgetResizable(True)
         self.setMinimumWidth(300)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -72,8 +95,24 @@ class Inspector(QScrollArea):
         finally:
             self._committing = False
 
+    def run_data(self) -> RunData:
+        """The data the viewers, completion and previews use: the run shown (last or
+        opened from the Runs view), the routine's pins and its test input."""
+        pins: Mapping[str, Any] = {}
+        test_input = None
+        if self.services is not None:
+            rid = self.editor.routine.id
+            try:
+                pins = self.services.pins(rid)
+                test_input = self.services.test_input(rid)
+            except Exception:  # a store fault must not empty the inspector
+                log.exception("reading the pins or test input of %s failed", rid)
+        return RunData(self.last_run, pins, test_input)
+
     def show_node(self, node_id: str | None) -> None:
         self.node_id = node_id
+        self.assist.refresh()
+        self.assist.popup.hide()
         page = QWidget()
         layout = QVBoxLayout(page)
         if node_id is None:
@@ -81,8 +120,11 @@ class Inspector(QScrollArea):
         else:
             layout.addWidget(self._node_form(node_id))
             layout.addWidget(self._config_form(node_id))
-            if self.last_run and node_id in self.last_run.get("nodes", {}):
-                layout.addWidget(self._run_panel(self.last_run["nodes"][node_id]))
+            box = run_box(self.run_data(), node_id, self.services,
+                          lambda on: self.pinToggled.emit(node_id, on)) \
+                if self.show_run_box else None
+            if box is not None:
+                layout.addWidget(box)
         layout.addStretch(1)
         self.setWidget(page)
 
@@ -148,7 +190,8 @@ class Inspector(QScrollArea):
             timeout.setValue(node.timeout_s)
             timeout.editingFinished.connect(lambda: update("Change timeout",
                                                            timeout_s=timeout.value()))
-            form.addRow("Timeout", timeout)
+            timeout.setToolTip(NODE_TIME_LIMIT_TIP)
+            form.addRow(_tipped("Time limit", NODE_TIME_LIMIT_TIP), timeout)
             attempts = QSpinBox(minimum=1, maximum=100)
             attempts.setValue(node.retry.max_attempts)
             attempts.editingFinished.connect(lambda: update(
@@ -161,7 +204,35 @@ class Inspector(QScrollArea):
                 "Change retries", retry=_retry(self.editor.routine.node(node_id).retry,
                                                interval.value())))
             form.addRow("First retry after", interval)
+        if node.for_each is not None or _per_element(plugin, node.config):
+            self._for_each_rows(form, node_id)
         return box
+
+    def _for_each_rows(self, form: QFormLayout, node_id: str) -> None:
+        """``for_each``: an expression yielding a list (completed and previewed like the
+        config fields), and how many elements run at once."""
+        node = self.editor.routine.node(node_id)
+        each = QLineEdit(node.for_each or "")
+        each.setObjectName("node.for_each")
+        each.setPlaceholderText("{{ input.items }} — run once per element")
+        tip = ("Run this node once per element of the list this expression yields; its "
+               "config sees the element as item and its position as index; its output is "
+               "the list of the elements' outputs, in order.")
+        each.setToolTip(tip)
+        each.editingFinished.connect(lambda: self._commit(lambda: self.editor.update_node(
+            node_id, "Change for each", for_each=each.text().strip() or None)))
+        form.addRow(_tipped("For each", tip), each)
+        preview = _preview_label()
+        form.addRow("", preview)
+        self.assist.attach(each, preview)
+        concurrency = QSpinBox(minimum=1, maximum=MAX_CONCURRENCY)
+        concurrency.setObjectName("node.concurrency")
+        concurrency.setValue(node.concurrency)
+        concurrency.setEnabled(bool(node.for_each))
+        concurrency.setToolTip("How many elements run at the same time (1–64)")
+        concurrency.editingFinished.connect(lambda: self._commit(lambda: self.editor.update_node(
+            node_id, "Change concurrency", concurrency=concurrency.value())))
+        form.addRow("At once", concurrency)
 
     def _config_form(self, node_id: str) -> QGroupBox:
         node = self.editor.routine.node(node_id)
@@ -191,30 +262,55 @@ class Inspector(QScrollArea):
                                    self.credentials)
             widget = field_widget(schema, node.config.get(key), commit, error, context)
             widget.setObjectName(f"config.{key}")
-            label = f"{key}{' *' if key in required else ''}"
+            label = _field_label(key, schema, key in required)
+            if key == "timeout_s":
+                widget.setToolTip(f"{widget.toolTip()}\n{PLUGIN_TIMEOUT_TIP}".strip())
             if is_wide(schema):  # code, long text and lists get the inspector's full width
-                form.addRow(QLabel(label))
+                form.addRow(label)
                 form.addRow(widget)
             else:
                 form.addRow(label, widget)
             form.addRow("", error)
+            preview = _preview_label()
+            preview.setObjectName(f"preview.{key}")
+            form.addRow("", preview)
+            self.assist.attach(widget, preview, getattr(widget, "value", None))
         if not properties:
             form.addRow(QLabel("No settings."))
         return box
 
-    def _run_panel(self, state: Mapping[str, Any]) -> QGroupBox:
-        box = QGroupBox(f"Last run: {state.get('status')}")
-        layout = QVBoxLayout(box)
-        for title in ("input", "output", "error"):
-            if state.get(title) is None:
-                continue
-            layout.addWidget(QLabel(title.capitalize()))
-            view = QPlainTextEdit(json.dumps(state[title], indent=2, ensure_ascii=False))
-            view.setReadOnly(True)
-            view.setMaximumHeight(140)
-            view.setObjectName(f"run.{title}")
-            layout.addWidget(view)
-        return box
+
+def _per_element(plugin: Any, config: Mapping[str, Any]) -> bool:
+    """Whether for_each makes sense on the node (app.routine.validation's rule)."""
+    return plugin is not None and plugin.id not in NOT_PER_ELEMENT and \
+        tuple(plugin.output_ports(config)) == (DEFAULT_OUT,)
+
+
+def _tipped(text: str, tip: str) -> QLabel:
+    label = QLabel(text)
+    label.setToolTip(tip)
+    return label
+
+
+def _field_label(key: str, schema: Mapping[str, Any], required: bool) -> QLabel:
+    """The schema's title or the key humanised; required fields carry a red mark and say
+    so in the tooltip."""
+    text = field_label(key, schema)
+    label = QLabel(f'{text} <span style="color:#e03131">*</span>' if required else text)
+    label.setObjectName(f"label.{key}")
+    tips = [schema.get("description", ""), "Required" if required else "", f"({key})"]
+    label.setToolTip("\n".join(tip for tip in tips if tip))
+    return label
+
+
+def _preview_label() -> QLabel:
+    """Under a field: what it renders to with the last run's data (or an error)."""
+    preview = QLabel()
+    preview.setWordWrap(True)
+    preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    preview.setTextFormat(Qt.TextFormat.PlainText)
+    preview.hide()
+    return preview
 
 
 def _retry(retry: RetryPolicy, initial: float) -> RetryPolicy:

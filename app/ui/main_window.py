@@ -29,6 +29,7 @@ from app.routine import Problem, dump_routine
 from app.services import ActiveView, Kianax
 from app.ui.actions import build_actions
 from app.ui.credentials_dialog import CredentialsDialog
+from app.ui.data_viewer.details import install_details
 from app.ui.editor.editor import Editor
 from app.ui.editor.model import GraphModel
 from app.ui.editor.scene import EditorScene
@@ -73,7 +74,7 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
 
         self.library = Library()
         self.palette = Palette(services.plugins, self._add_at_centre)
-        self.inspector = Inspector(self.editor, services.credentials)
+        self.inspector = Inspector(self.editor, services.credentials, services)
         self.test_input = TestInput()
         self.problems = QListWidget()
         self.quick_add = QuickAdd(services.plugins, self._quick_add_chosen, self)
@@ -99,6 +100,9 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
         self.resizeDocks([self.findChild(QDockWidget, "Routines")], [230],
                          Qt.Orientation.Horizontal)
         build_actions(self)
+        self.inspector.pinToggled.connect(
+            lambda node_id, on: self.pin_output(node_id) if on else self.unpin(node_id))
+        install_details(self)  # double-click a node or Enter: input | settings | output
         self._install_node_menu()  # right-click on a node: Run to here, pins
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.selectionChanged.connect(self._selection_changed)
