@@ -33,6 +33,8 @@ class Settings:
     webhook_burst: int = 10
     triggers_paused: bool = False  # Pause all (tray): schedules paused, local triggers idle
     tray_notice_shown: bool = False  # "Kianax keeps running in the tray" was said once
+    last_routine: str | None = None  # the routine the desktop had open: reopened at launch
+    last_import_dir: str | None = None  # where the desktop's Import dialog opens
     blob_store_url: str = ""  # "": the folder <data>/blobs; "s3://bucket/prefix": a bucket
     blob_store_endpoint: str = ""  # e.g. "http://127.0.0.1:9000"; "": AWS
     blob_store_region: str = ""

@@ -71,12 +71,13 @@ def test_runtime_is_qt_free(path):
 
 
 @pytest.mark.parametrize("module", ["interpreter.py", "approvals.py", "subroutines.py",
-                                    "for_each.py", "pacing.py"])
+                                    "for_each.py", "pacing.py", "stored_data.py"])
 def test_workflow_module_imports_only_the_pure_model_and_core_manifests(module):
     names = imports_of(ROOT / "app" / "engine" / module)
     project = {n for n in names if n.startswith(("app", "plugins"))}
     assert project <= {"app.engine.approvals", "app.engine.subroutines", "app.plugin_api",
                        "app.engine.for_each", "app.engine.pacing", "app.routine.budget",
+                       "app.engine.stored_data", "app.routine.references",
                        "app.routine",
                        "app.routine.expressions", "app.routine.graph", "app.routine.limits",
                        "app.routine.model", "app.routine.rerun", "app.routine.runstate",

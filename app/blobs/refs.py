@@ -8,16 +8,17 @@ This module knows that shape and nothing about where the bytes live.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-REF_KEY = "$blob"
-JSON_MEDIA_TYPE = "application/json"
-DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
-_REF_KEYS = frozenset((REF_KEY, "size", "media_type"))
-MEDIA_TYPE_MAX = 255
+# The shape is the pure model's (expressions see it); re-exported for the stores.
+from app.routine.references import DIGEST_PATTERN as DIGEST_PATTERN
+from app.routine.references import JSON_MEDIA_TYPE as JSON_MEDIA_TYPE
+from app.routine.references import MEDIA_TYPE_MAX as MEDIA_TYPE_MAX
+from app.routine.references import REF_KEY as REF_KEY
+from app.routine.references import is_digest as is_digest
+from app.routine.references import is_ref as is_ref
 
 
 class BlobError(Exception):
@@ -53,20 +54,6 @@ class BlobRef:
         if not is_ref(value):
             return None
         return BlobRef(value[REF_KEY], value["size"], value["media_type"])
-
-
-def is_ref(value: Any) -> bool:
-    """Cheap: a dict with exactly the three keys, a valid digest, size and media type."""
-    return (isinstance(value, dict) and len(value) == 3 and value.keys() == _REF_KEYS
-            and is_digest(value[REF_KEY])
-            and type(value["size"]) is int and value["size"] >= 0
-            and isinstance(value["media_type"], str)
-            and 0 < len(value["media_type"]) <= MEDIA_TYPE_MAX)
-
-
-def is_digest(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 71 and DIGEST_PATTERN.fullmatch(value) \
-        is not None
 
 
 def encode_json(value: Any) -> bytes:

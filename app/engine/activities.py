@@ -11,11 +11,15 @@ from temporalio import activity
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from app.blobs import BlobError, BlobMissing, BlobStore, is_ref
+from app.blobs.lazy import resolver
 from app.engine.pacing import BREATHE_ACTIVITY
+from app.engine.stored_data import RENDER_ACTIVITY
 from app.engine.subroutines import LOAD_ROUTINE_ACTIVITY
 from app.plugin_api import PluginError
 from app.plugin_api.redaction import CredentialContext, CredentialResolver, redact
 from app.plugin_api.registry import PluginRegistry
+from app.routine.expressions import ExpressionError, render
 from app.routine.runstate import MAX_PAYLOAD_BYTES, describe_size, json_size
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 # heartbeat timeout (10 s) a node on a dead worker is retried within seconds instead of
 # after its whole start-to-close timeout.
 HEARTBEAT_INTERVAL_S = 2.0
+DEFAULT_SPILL_BYTES = 262_144  # the blob_threshold_bytes setting's default (design §10)
 
 
 async def no_vault(name: str) -> Mapping[str, Any]:
@@ -79,12 +84,22 @@ class RoutineLoader:
         return {"document": loaded["document"], "version": loaded["version"]}
 
 
-class NodeActivities:
-    """Runs activity plugins from ``registry`` on this worker."""
+ELEMENT_HISTORY_BYTES = 40_000_000
+"""What the outputs of one for_each node's elements may add to the run's history in all
+(Temporal refuses a history over 50 MB): with many elements, each element's output goes to the
+blob store above ``ELEMENT_HISTORY_BYTES / elements`` (at least 1 KB)."""
 
-    def __init__(self, registry: PluginRegistry, credentials: CredentialResolver = no_vault):
+
+class NodeActivities:
+    """Runs activity plugins from ``registry`` on this worker. With a blob store, an output
+    whose JSON is over ``spill_bytes`` is stored there and travels as its reference."""
+
+    def __init__(self, registry: PluginRegistry, credentials: CredentialResolver = no_vault,
+                 blobs: BlobStore | None = None, spill_bytes: int = DEFAULT_SPILL_BYTES):
         self._registry = registry
         self._credentials = credentials
+        self._blobs = blobs
+        self._spill_bytes = spill_bytes
 
     @activity.defn(dynamic=True)
     async def run_plugin(self, args: Sequence[RawValue]) -> dict[str, Any]:
@@ -102,6 +117,7 @@ class NodeActivities:
             logger=logging.LoggerAdapter(log, {"node": node_id, "run": request.get("run_id")}),
             resolver=self._credentials, run_id=str(request.get("run_id") or ""),
             element=request.get("element"), run_context=request.get("context") or {},
+            blobs=self._blobs,
         )
         beating = asyncio.create_task(_keep_alive(ctx))
         try:
@@ -118,9 +134,54 @@ class NodeActivities:
         finally:
             beating.cancel()
         output = redact(output, ctx.secrets)
+        output = await self._spilled(output, request.get("elements"))
         if json_size(output, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES:  # Temporal would refuse it
             raise ApplicationError(
                 f"{plugin.id} returned more than the {describe_size(MAX_PAYLOAD_BYTES)} a node "
                 "output can be",
                 {"attempt": info.attempt}, type="TooLarge", non_retryable=True)
         return {"output": output, "attempt": info.attempt}
+
+    @activity.defn(name=RENDER_ACTIVITY)
+    async def render_with_data(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A config (or for_each list) whose expressions read stored data, rendered here where
+        the blob store is: only the parts expressions use are loaded (app.blobs.lazy), and
+        large results go back to the store, so the answer fits a payload."""
+        if self._blobs is None:
+            raise ApplicationError("an expression reads stored data, and this worker has no "
+                                   "blob store", type="StoredData", non_retryable=True)
+        path = str(request.get("path") or "")
+        try:
+            value = await asyncio.to_thread(render, request.get("value"),
+                                            request.get("context") or {}, path, None,
+                                            resolver(self._blobs))
+        except ExpressionError as exc:
+            raise ApplicationError(str(exc), {"path": exc.path}, type="ExpressionError",
+                                   non_retryable=True) from None
+        except BlobMissing as exc:
+            raise ApplicationError(f"stored data an expression reads is gone ({exc}); re-run "
+                                   "the nodes that made it", type="BlobMissing",
+                                   non_retryable=True) from None
+        except BlobError as exc:  # a bucket out of reach: worth another attempt
+            raise ApplicationError(str(exc), type="StoredData") from None
+        if not request.get("whole"):  # large parts back to the store, one field at a time
+            value = {key: await self._spilled(item, None) for key, item in value.items()} \
+                if isinstance(value, dict) and not is_ref(value) \
+                else await self._spilled(value, None)
+        if json_size(value, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES:
+            raise ApplicationError(f"the rendered config is larger than the "
+                                   f"{describe_size(MAX_PAYLOAD_BYTES)} a node can be sent",
+                                   type="TooLarge", non_retryable=True)
+        return {"value": value}
+
+    async def _spilled(self, output: Any, elements: Any) -> Any:
+        """``output``, or its reference once stored, when its JSON is over the threshold."""
+        if self._blobs is None or is_ref(output):
+            return output
+        limit = self._spill_bytes
+        if isinstance(elements, int) and elements > 0:
+            limit = min(limit, max(1024, ELEMENT_HISTORY_BYTES // elements))
+        if json_size(output, limit) <= limit:
+            return output
+        ref = await asyncio.to_thread(self._blobs.put_json, output)
+        return ref.to_json()

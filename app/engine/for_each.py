@@ -24,7 +24,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from app.engine.approvals import NodeFailed, node_error
     from app.routine import Node
-    from app.routine.expressions import ExpressionError, render
+    from app.routine.references import is_ref
     from app.routine.runstate import NodeRun, Outcome
 
 MAX_ELEMENTS = 100_000
@@ -37,6 +37,7 @@ class Element:
 
     index: int
     item: Any
+    total: int
 
 
 class ForEach:
@@ -48,11 +49,10 @@ class ForEach:
 
     async def _run_each(self, node: Node, value: Any, sources: dict[str, Any]) -> Outcome:
         where = f"nodes[{self._index[node.id]}].for_each"
-        try:
-            items = render(node.for_each, self._context(node, value), path=where)
-        except ExpressionError as exc:
-            raise NodeFailed(node_error(node, f"{exc.path or where}: {exc}",
-                                        "ExpressionError"), 0) from None
+        items = await self._render(node, node.for_each, self._context(node, value), where)
+        if is_ref(items):  # a stored list: read it on a worker (it must fit a payload)
+            items = await self._render(node, "{{ list(items) }}", {"items": items}, where,
+                                       whole=True)
         if not isinstance(items, list):
             raise NodeFailed(node_error(
                 node, f"for_each must give a list, not {type(items).__name__} "
@@ -86,7 +86,7 @@ class ForEach:
                 if state["done"] % every == 0 or state["done"] == total:
                     self._set(node.id, "running", progress=[state["done"], total])
 
-        await asyncio.gather(*(one(Element(i, item)) for i, item in enumerate(items)))
+        await asyncio.gather(*(one(Element(i, item, total)) for i, item in enumerate(items)))
         if failures:
             index, failed = min(failures, key=lambda pair: pair[0])
             error = dict(failed.error)
@@ -97,7 +97,7 @@ class ForEach:
             raise NodeFailed(error, failed.attempts)
         return Outcome(("out",), outputs, max(1, state["attempts"]))
 
-    # Provided by the interpreter
+    # Provided by the interpreter (``_render`` by StoredData: a sibling mixin, so not here)
     def _set(self, node_id: str, status: str, **changes: Any) -> None:
         raise NotImplementedError
 

@@ -22,11 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from app.engine.approvals import NodeFailed, RunControl, iso, node_error
     from app.engine.for_each import Element, ForEach
     from app.engine.pacing import Pacing
+    from app.engine.stored_data import StoredData
     from app.engine.subroutines import SubRoutines
     from app.plugin_api import RUN_CONTEXT_PLUGINS, Emission, PluginError
     from app.routine import Node, RoutineInvalid, parse_routine
-    from app.routine.budget import Budget
-    from app.routine.expressions import ExpressionError, render
     from app.routine.graph import incoming, outgoing, topological_order
     from app.routine.limits import MAX_DURATION_S
     from app.routine.model import ERROR_PORT
@@ -70,7 +69,7 @@ def _routine_of(request: Any) -> dict[str, Any]:
 # only the pure routine model and core plugins, and reads time and randomness only through
 # `workflow`. It stays importable by the sandbox (tests/test_replay.py checks both ways).
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception], sandboxed=False)
-class RoutineWorkflow(RunControl, SubRoutines, ForEach, Pacing):
+class RoutineWorkflow(RunControl, SubRoutines, ForEach, StoredData, Pacing):
     """Runs a routine: nodes start as soon as every incoming connection is resolved."""
 
     @workflow.init
@@ -326,18 +325,11 @@ class RoutineWorkflow(RunControl, SubRoutines, ForEach, Pacing):
         if element is not None and plugin is not None:
             await self._breathe(element=True)
         context = self._context(node, value, element)
-        config_path = f"nodes[{self._index[node.id]}].config"
-        budget = Budget()
-        try:
-            config = render(node.config, context, path=config_path, budget=budget)
-        except ExpressionError as exc:
-            where = exc.path or config_path
-            error = node_error(node, f"{where}: {exc}", "ExpressionError")
-            raise NodeFailed(error, 0) from None
-        finally:
-            self._spent(budget.work)
+        config = await self._render(node, node.config, context,
+                                    f"nodes[{self._index[node.id]}].config")
         if plugin is None:
-            extra: dict[str, Any] = {} if element is None else {"element": element.index}
+            extra: dict[str, Any] = {} if element is None else {"element": element.index,
+                                                                "elements": element.total}
             if node.plugin in RUN_CONTEXT_PLUGINS:
                 extra["context"] = {"trigger": context["trigger"], "nodes": context["nodes"]}
             return await self._execute_activity(node, value, config, extra)

@@ -19,7 +19,13 @@ from urllib.parse import quote
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from app.engine.activities import CredentialResolver, RoutineSource, no_vault
+from app.blobs import BlobStore
+from app.engine.activities import (
+    DEFAULT_SPILL_BYTES,
+    CredentialResolver,
+    RoutineSource,
+    no_vault,
+)
 from app.engine.connection import (
     DEFAULT_NAMESPACE,
     ConnectionOptions,
@@ -48,7 +54,8 @@ class EngineSession:
     def __init__(self, paths: Paths, plugins: PluginRegistry, task_queue: str,
                  options: ConnectionOptions | None = None, worker: bool = True,
                  credentials: CredentialResolver = no_vault,
-                 embedded_key: bytes | None = None, routines: RoutineSource | None = None):
+                 embedded_key: bytes | None = None, routines: RoutineSource | None = None,
+                 blobs: BlobStore | None = None, spill_bytes: int = DEFAULT_SPILL_BYTES):
         self.paths = paths
         self.plugins = plugins
         self.task_queue = task_queue
@@ -61,6 +68,8 @@ class EngineSession:
         self._credentials = credentials
         self._embedded_key = embedded_key
         self._routines = routines
+        self._blobs = blobs
+        self._spill_bytes = spill_bytes
         self._worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
 
@@ -80,7 +89,8 @@ class EngineSession:
             if self._want_worker:
                 self._worker = build_worker(worker_client(self.client, self.options),
                                             self.task_queue, self.plugins, self._credentials,
-                                            routines=self._routines)
+                                            routines=self._routines, blobs=self._blobs,
+                                            spill_bytes=self._spill_bytes)
                 self._worker_task = asyncio.create_task(self._worker.run())
         except BaseException:
             await self.close()

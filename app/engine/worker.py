@@ -7,7 +7,9 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
+from app.blobs import BlobStore
 from app.engine.activities import (
+    DEFAULT_SPILL_BYTES,
     CredentialResolver,
     NodeActivities,
     RoutineLoader,
@@ -22,14 +24,16 @@ from app.plugin_api.registry import PluginRegistry
 def build_worker(client: Client, task_queue: str, registry: PluginRegistry,
                  credentials: CredentialResolver = no_vault,
                  max_concurrent_activities: int = 100,
-                 routines: RoutineSource | None = None) -> Worker:
+                 routines: RoutineSource | None = None, blobs: BlobStore | None = None,
+                 spill_bytes: int = DEFAULT_SPILL_BYTES) -> Worker:
     """A worker that runs routines from ``task_queue`` with the plugins in ``registry``;
     ``routines`` reads the routines that ``routine.call`` nodes call (none: such calls fail)."""
+    nodes = NodeActivities(registry, credentials, blobs, spill_bytes)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[RoutineWorkflow],
-        activities=[NodeActivities(registry, credentials).run_plugin, breathe,
+        activities=[nodes.run_plugin, nodes.render_with_data, breathe,
                     RoutineLoader(routines).load_routine],
         max_concurrent_activities=max_concurrent_activities,
         # Autoscaling pollers pick up a wide fan-out at once instead of five tasks at a time.

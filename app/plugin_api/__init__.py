@@ -70,6 +70,12 @@ class ActivityContext(Protocol):
         """Tell the engine the activity is alive (long-running work)."""
 
     @property
+    def blobs(self) -> Any:
+        """The worker's blob store (``app.blobs.BlobStore``; None on a worker without one):
+        write large results with ``put_json`` / ``writer()`` and return the reference
+        (``ref.to_json()``); read a reference from the config with ``open`` / ``read``."""
+
+    @property
     def run_context(self) -> Mapping[str, Any]:
         """``{"trigger", "nodes": {id: {"output", "status", "error"}}}`` for the plugins in
         :data:`RUN_CONTEXT_PLUGINS`; empty for the others."""

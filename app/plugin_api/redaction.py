@@ -68,6 +68,7 @@ class CredentialContext:
     run_id: str = ""
     element: int | None = None
     run_context: Mapping[str, Any] = field(default_factory=dict)
+    blobs: Any = None  # the worker's app.blobs.BlobStore, when it has one
 
     @property
     def idempotency_key(self) -> str:

@@ -8,7 +8,7 @@ import heapq
 import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import simpleeval
@@ -35,6 +35,7 @@ from app.routine.operators import (
     short,
 )
 from app.routine.problems import join_path
+from app.routine.references import LazyValue, NeedsData, is_ref
 from app.routine.syntax import compile_expression
 from app.routine.templates import single_expression, source, template_spans
 
@@ -48,11 +49,17 @@ def clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+Resolver = Callable[[dict[str, Any]], Any]
+"""Turns a reference into its content, or a :class:`LazyValue` of it (on a worker)."""
+
+
 class Evaluator(simpleeval.EvalWithCompoundTypes):
     """One ``evaluate()`` or ``render()`` call over one context, under one budget."""
 
-    def __init__(self, names: Mapping[str, Any], budget: Budget):
+    def __init__(self, names: Mapping[str, Any], budget: Budget,
+                 resolve: Resolver | None = None):
         self.budget = budget
+        self.resolve = resolve
         self.scopes: list[dict[str, Any]] = []
         self.context_names = tuple(names)
         super().__init__(operators={}, functions={}, names={**NAMES, **names})
@@ -70,7 +77,11 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
             self.budget.spend(EXPRESSION_STEPS + PARSE_STEPS * len(expression))
             self.expr = expression
             value = self._eval(compiled.body)
+            if isinstance(value, LazyValue):
+                value = self._loaded(value)
             return self._as_text(value) if text else self.budget.result(value)
+        except NeedsData:
+            raise
         except ExpressionError as exc:
             message = str(exc)
         except KeyError as exc:
@@ -130,6 +141,7 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         return "".join(parts)
 
     def _as_text(self, value: Any) -> str:
+        value = self._look(value)
         if value is None:
             return ""
         if isinstance(value, bool):
@@ -149,6 +161,32 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
             raise ExpressionError(f"{type(node).__name__} is not supported in expressions")
         return handler(node)
 
+    # --- stored data (references) -------------------------------------------------------
+    def _open(self, value: Any) -> Any:
+        """A reference as something to read: NeedsData in the workflow, else its content
+        (or a lazy view of it). Anything else is itself."""
+        if type(value) is dict and len(value) == 3 and is_ref(value):
+            if self.resolve is None:
+                raise NeedsData()
+            return self.resolve(value)
+        return value
+
+    def _look(self, value: Any) -> Any:
+        """The value an operation works on: references and lazy views loaded. On the hot
+        path of every operator: two type checks for plain values."""
+        if type(value) is dict:
+            if len(value) != 3 or not is_ref(value):
+                return value
+            value = self._open(value)
+        if isinstance(value, LazyValue):
+            return self._loaded(value)
+        return value
+
+    def _loaded(self, value: LazyValue) -> Any:
+        loaded = value.value()
+        self.budget.borrow(loaded)  # stored data, like the context: not built here
+        return loaded
+
     def _eval_name(self, node: ast.Name) -> Any:
         name = node.id
         for scope in reversed(self.scopes):
@@ -167,7 +205,9 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         if node.attr.startswith("_"):
             raise ExpressionError(f"'.{node.attr}' is not allowed: names starting with '_' "
                                   "are private")
-        base = self._eval(node.value)
+        base = self._open(self._eval(node.value))
+        if isinstance(base, LazyValue):
+            return base.child(node.attr)
         if isinstance(base, Mapping):
             if node.attr in base:
                 value = base[node.attr]
@@ -182,8 +222,12 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         raise ExpressionError(f"cannot read '.{node.attr}' of {kind(base)}")
 
     def _eval_subscript(self, node: ast.Subscript) -> Any:
-        container = self._eval(node.value)
-        key = self._eval(node.slice)
+        container = self._open(self._eval(node.value))
+        key = self._look(self._eval(node.slice))
+        if isinstance(container, LazyValue):
+            if type(key) in (str, int):
+                return container.child(key)
+            container = self._loaded(container)
         if type(key) is slice:
             if type(container) in (str, list, tuple):
                 self.budget.build(len(range(*key.indices(len(container)))), "the slice")
@@ -208,28 +252,28 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise ExpressionError("'*' arguments are not supported")
-            args.append(self._eval(arg))
+            args.append(self._look(self._eval(arg)))
         options = {}
         for keyword in node.keywords:
             if keyword.arg is None:
                 raise ExpressionError("'**' arguments are not supported")
-            options[keyword.arg] = self._eval(keyword.value)
+            options[keyword.arg] = self._look(self._eval(keyword.value))
         return self.functions[name](*args, **options)
 
     def _eval_binop(self, node: ast.BinOp) -> Any:
         function = self.operators.get(type(node.op))
         if function is None:
             raise ExpressionError(f"the operator {type(node.op).__name__} is not supported")
-        return function(self._eval(node.left), self._eval(node.right))
+        return function(self._look(self._eval(node.left)), self._look(self._eval(node.right)))
 
     def _eval_unaryop(self, node: ast.UnaryOp) -> Any:
-        return self.operators[type(node.op)](self._eval(node.operand))
+        return self.operators[type(node.op)](self._look(self._eval(node.operand)))
 
     def _eval_compare(self, node: ast.Compare) -> Any:
-        left = self._eval(node.left)
+        left = self._look(self._eval(node.left))
         result: Any = True
         for operation, comparator in zip(node.ops, node.comparators, strict=True):
-            right = self._eval(comparator)
+            right = self._look(self._eval(comparator))
             charge_comparison(self.budget, type(operation), left, right)
             result = COMPARISONS[type(operation)](left, right)
             if not result:
@@ -241,7 +285,7 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         result: list[Any] = []
         for item in node.elts:
             if isinstance(item, ast.Starred):
-                value = self._eval(item.value)
+                value = self._look(self._eval(item.value))
                 if type(value) not in _DEEP:
                     raise ExpressionError(f"cannot unpack {kind(value)} with '*'")
                 self.budget.check(len(result) + len(value), "the list")
@@ -258,7 +302,7 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         result: dict[Any, Any] = {}
         for key, value in zip(node.keys, node.values, strict=True):
             if key is None:
-                other = self._eval(value)
+                other = self._look(self._eval(value))
                 if not isinstance(other, Mapping):
                     raise ExpressionError(f"cannot unpack {kind(other)} with '**'")
                 self.budget.check(len(result) + len(other), "the object")
@@ -282,7 +326,7 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         generator = node.generators[index]
         if generator.is_async:
             raise ExpressionError("async comprehensions are not supported")
-        iterable = self._eval(generator.iter)
+        iterable = self._look(self._eval(generator.iter))
         if type(iterable) not in _DEEP:
             raise ExpressionError(f"cannot loop over {kind(iterable)}")
         borrowed = self.budget.is_borrowed(iterable)
@@ -324,7 +368,7 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
         return "".join(parts)
 
     def _eval_formattedvalue(self, node: ast.FormattedValue) -> str:
-        value = self._eval(node.value)
+        value = self._look(self._eval(node.value))
         what = "the f-string"
         if node.conversion in _CONVERSIONS:
             value = text_of(self.budget, value, what, _CONVERSIONS[node.conversion])

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.routine.budget import Budget, ExpressionError
-from app.routine.evaluator import Evaluator, clip
+from app.routine.evaluator import Evaluator, Resolver, clip
 from app.routine.limits import MAX_EXPRESSION_LENGTH, MAX_NESTING
 from app.routine.problems import join_path
+from app.routine.references import NeedsData
 from app.routine.syntax import check_syntax
 from app.routine.templates import (
     find_expressions,
@@ -50,7 +51,7 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
 
 
 def render(value: Any, context: Mapping[str, Any], path: str = "",
-           budget: Budget | None = None) -> Any:
+           budget: Budget | None = None, resolve: Resolver | None = None) -> Any:
     """Render every template inside ``value`` (strings, lists and dicts, recursively).
 
     A string that is exactly one expression yields the expression's native value;
@@ -62,10 +63,14 @@ def render(value: Any, context: Mapping[str, Any], path: str = "",
     (``nodes[2].config.headers.X-Total``) and :attr:`ExpressionError.expression` is the
     failing expression. Raises only :class:`ExpressionError`. Pass ``budget`` to learn the
     work the call did afterwards (``budget.work``: deterministic steps, not time).
+
+    An expression that looks inside a reference to stored data (design §10) raises
+    :class:`NeedsData` unless ``resolve`` turns references into their content (a worker
+    does); passing a reference along whole (``{{ nodes.fetch.output }}``) needs nothing.
     """
     try:
-        return Evaluator(context, budget or Budget()).render(value, path, 1)
-    except ExpressionError:
+        return Evaluator(context, budget or Budget(), resolve).render(value, path, 1)
+    except (ExpressionError, NeedsData):
         raise
     except RecursionError:
         raise ExpressionError("the value is nested too deeply", "", path) from None

@@ -108,6 +108,8 @@ class EngineAccess:
             credentials=self._resolve_credential,
             embedded_key=self.embedded_key() if options is None else None,
             routines=self._routine_for_call,
+            blobs=self.blobs if worker else None,
+            spill_bytes=self.settings.blob_threshold_bytes,
         )
 
     async def _resolve_credential(self, name: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, inspect, select
+from sqlalchemy import case, create_engine, event, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -257,6 +257,16 @@ class Store(RunHistory, PinStore):
             return [RoutineSummary(r.id, r.name, r.current_version, r.active, r.updated_at,
                                    trigger_of(doc).get("type", "manual"), trusted is not False)
                     for r, doc, trusted in rows]
+
+    def routines_stamp(self) -> tuple[Any, ...]:
+        """Changes whenever a routine is added, saved, deleted, renamed or (de)activated —
+        by any process: one aggregate query, for the desktop to notice the CLI's imports."""
+        with self._session() as session:
+            row = session.execute(select(
+                func.count(), func.max(RoutineRow.updated_at),
+                func.sum(RoutineRow.current_version),
+                func.sum(case((RoutineRow.active, 1), else_=0)))).one()
+            return tuple(row)
 
     def set_active(self, routine_id: str, active: bool) -> None:
         """Activate or deactivate; deactivating forgets the trigger's state in the same

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QToolBar
 
 from app.ui.icons import icon
 from app.ui.runs_view import RunsView
+from app.ui.templates_dialog import new_from_template
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -28,10 +29,43 @@ def action(window: MainWindow, text: str, slot: Any, shortcut: Any = None, menu:
     return made
 
 
+def undo_redo_actions(w: MainWindow) -> tuple[QAction, QAction]:
+    """Undo and Redo with fixed labels (the toolbar does not jump on every edit); what they
+    would undo or redo is in their tooltip and status tip."""
+    stack = w.editor.undo_stack
+    undo = action(w, "&Undo", stack.undo, QKeySequence.StandardKey.Undo)
+    redo = action(w, "&Redo", stack.redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    for made, can, text, verb in ((undo, stack.canUndoChanged, stack.undoTextChanged, "Undo"),
+                                  (redo, stack.canRedoChanged, stack.redoTextChanged, "Redo")):
+        can.connect(made.setEnabled)
+        text.connect(_Describer(made, verb).describe)
+        made.setEnabled(False)
+    return undo, redo
+
+
+class _Describer(QObject):
+    """Keeps an undo/redo action's tooltip on what it would do; a child of the action, so
+    the stack (which outlives the window) stops calling it when the action goes."""
+
+    def __init__(self, made: QAction, verb: str):
+        super().__init__(made)
+        self.made, self.verb = made, verb
+        self.describe("")
+
+    def describe(self, name: str) -> None:
+        tip = (f"{self.verb} {name[0].lower() + name[1:]}" if name
+               else f"Nothing to {self.verb.lower()}")
+        keys = self.made.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        self.made.setToolTip(f"{tip} ({keys})")
+        self.made.setStatusTip(tip)
+
+
 def build_actions(w: MainWindow) -> None:
     bar = w.menuBar()
     file = bar.addMenu("&File")
     w.new_action = action(w, "&New routine", w.new_routine, QKeySequence.StandardKey.New, file)
+    action(w, "New from &template…", lambda: new_from_template(w), "Ctrl+Shift+N", file,
+           "Start from a sample routine: its description and a picture of its graph")
     w.save_action = action(w, "&Save", w.save, QKeySequence.StandardKey.Save, file,
                            "Save a new version (drafts with problems are kept)")
     file.addSeparator()
@@ -45,10 +79,7 @@ def build_actions(w: MainWindow) -> None:
     action(w, "&Quit", w.request_quit, QKeySequence.StandardKey.Quit, file)
 
     edit = bar.addMenu("&Edit")
-    w.undo_action = w.editor.undo_stack.createUndoAction(w, "&Undo")
-    w.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-    w.redo_action = w.editor.undo_stack.createRedoAction(w, "&Redo")
-    w.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    w.undo_action, w.redo_action = undo_redo_actions(w)
     edit.addAction(w.undo_action)
     edit.addAction(w.redo_action)
     edit.addSeparator()
@@ -59,9 +90,22 @@ def build_actions(w: MainWindow) -> None:
     action(w, "&Delete", w.delete_selection, [QKeySequence.StandardKey.Delete, "Backspace"], edit)
     action(w, "Select &all", lambda: [i.setSelected(True) for i in w.scene.nodes.values()],
            QKeySequence.StandardKey.SelectAll, edit)
+    edit.addSeparator()
+    action(w, "&Find node…", w.view.find_bar.open_bar, QKeySequence.StandardKey.Find, edit,
+           "Find a node by id, name or plugin; Enter goes to the next match")
+    note = action(w, "Add sticky &note", w.add_note, "Shift+S", edit,
+                  "A note on the canvas, for people: never run")
+    note.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    w.view.addAction(note)  # Shift+S on the canvas only: typing S elsewhere stays typing
 
     view = bar.addMenu("&View")
     action(w, "&Fit to window", w.view.fit, "Ctrl+0", view)
+    action(w, "Auto-&layout", w.scene.auto_layout, "Ctrl+Shift+L", view,
+           "Arrange the nodes in columns, left to right, by their place in the flow")
+    minimap = action(w, "&Minimap", lambda: w.view.minimap.setVisible(minimap.isChecked()),
+                     None, view)
+    minimap.setCheckable(True)
+    minimap.setChecked(True)
     action(w, "Add node…", lambda: w.view.quickAddRequested.emit(
         w.view.mapToGlobal(w.view.viewport().rect().center()),
         w.view.mapToScene(w.view.viewport().rect().center())), None, view)

@@ -11,7 +11,6 @@ actions live beside it: :mod:`app.ui.actions` (menus), :mod:`app.ui.routine_acti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
@@ -19,8 +18,6 @@ from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
 )
@@ -40,6 +37,7 @@ from app.ui.inspector import Inspector
 from app.ui.library import Library
 from app.ui.palette import Palette, QuickAdd
 from app.ui.pins import PinPanel
+from app.ui.problems_list import ProblemsList
 from app.ui.routine_actions import RoutineActions
 from app.ui.run_panel import RunPanel
 from app.ui.test_input import TestInput
@@ -76,7 +74,7 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
         self.palette = Palette(services.plugins, self._add_at_centre)
         self.inspector = Inspector(self.editor, services.credentials, services)
         self.test_input = TestInput()
-        self.problems = QListWidget()
+        self.problems = ProblemsList()
         self.quick_add = QuickAdd(services.plugins, self._quick_add_chosen, self)
         self._quick_add_at = QPointF()
         self._dock("Routines", self.library, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -107,10 +105,12 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.quickAddRequested.connect(self._quick_add)
+        self.scene.addRequested.connect(lambda at: self._quick_add(
+            self.view.viewport().mapToGlobal(self.view.mapFromScene(at)), at))
         self.model.changed.connect(self._routine_changed)
         self.editor.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
         self.library.openRequested.connect(self.open_routine)
-        self.problems.itemActivated.connect(self._problem_activated)
+        self.problems.nodeRequested.connect(self.show_node)
         self.test_input.edited.connect(self._test_input_edited)
         self.refresh_library()
         self.new_routine(ask=False)
@@ -175,8 +175,17 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
 
     def delete_selection(self) -> None:
         ids, conns = self.scene.selected_node_ids(), self.scene.selected_connections()
-        if ids or conns:
-            self.editor.delete(ids, conns)
+        notes = self.scene.selected_note_ids()
+        if ids or conns or notes:
+            self.editor.delete(ids, conns, notes)
+
+    def add_note(self) -> None:
+        """A sticky note at the view's centre, selected, its text ready to type."""
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        note_id = self.editor.add_note(snap(centre))
+        self.scene.clearSelection()
+        self.scene.notes[note_id].setSelected(True)
+        self.scene.notes[note_id].start_editing()
 
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()
@@ -200,25 +209,14 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
         return self.services.check(dump_routine(self.editor.routine))[1]
 
     def _show_problems(self, problems: list[Problem]) -> None:
-        self.problems.clear()
-        by_node: dict[str, list[str]] = {}
-        nodes = self.editor.routine.nodes
-        for problem in problems:
-            item = QListWidgetItem(f"⚠ {problem}")
-            node_id = _node_of(problem.path, nodes)
-            item.setData(Qt.ItemDataRole.UserRole, node_id)
-            self.problems.addItem(item)
-            if node_id:
-                by_node.setdefault(node_id, []).append(problem.message)
-        if not problems:
-            self.problems.addItem("No problems")
+        by_node = self.problems.show_problems(problems, self.editor.routine)
         self.problems_dock.setWindowTitle(f"Problems ({len(problems)})" if problems
                                           else "Problems")
         self.scene.set_problems(by_node)
 
-    def _problem_activated(self, item: QListWidgetItem) -> None:
-        node_id = item.data(Qt.ItemDataRole.UserRole)
-        if node_id:
+    def show_node(self, node_id: str) -> None:
+        """Select a node and bring it into view (a problem clicked, a node found)."""
+        if node_id in self.scene.nodes:
             self.scene.select_nodes([node_id])
             self.view.centerOn(self.scene.nodes[node_id])
 
@@ -281,12 +279,3 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
             return
         self.scene.selectionChanged.disconnect(self._selection_changed)
         event.accept()
-
-
-def _node_of(path: str, nodes: Any) -> str | None:
-    """The node id a problem path like ``nodes[2].config.url`` points at."""
-    if path.startswith("nodes["):
-        with contextlib.suppress(ValueError, IndexError):
-            return nodes[int(path[6:path.index("]")])].id
-    return None
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QMimeData, QPoint, Qt
+from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QDrag, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -92,6 +92,19 @@ class Palette(QWidget):
         self.tree.expandAll()
 
 
+def inside(where: QPoint, size: QSize, bounds: QRect) -> QPoint:
+    """Where a popup of ``size`` wanted at ``where`` goes to fit in ``bounds``: flipped to
+    the other side of the point when it would overflow, then clamped."""
+    x, y = where.x(), where.y()
+    if x + size.width() > bounds.right() + 1:
+        x -= size.width()
+    if y + size.height() > bounds.bottom() + 1:
+        y -= size.height()
+    x = max(bounds.left(), min(x, bounds.right() + 1 - size.width()))
+    y = max(bounds.top(), min(y, bounds.bottom() + 1 - size.height()))
+    return QPoint(x, y)
+
+
 class QuickAdd(QFrame):
     """Type to find a plugin, Enter to add it where the cursor was."""
 
@@ -115,9 +128,20 @@ class QuickAdd(QFrame):
         self._filter("")
 
     def popup(self, where: QPoint) -> None:
-        self.move(where)
+        """Open at ``where`` (global), moved as little as needed to stay inside the window
+        (and the screen): near an edge it opens up or to the left of the pointer."""
+        self.move(inside(where, self.size(), self._bounds()))
         self.show()
         self.search.setFocus()
+
+    def _bounds(self) -> QRect:
+        parent = self.parentWidget()
+        window = parent.window() if parent is not None else None
+        screen = (window.screen() if window is not None else self.screen()).availableGeometry()
+        if window is None:
+            return screen
+        area = QRect(window.mapToGlobal(QPoint(0, 0)), window.size())
+        return area.intersected(screen) if area.intersects(screen) else screen
 
     def _filter(self, text: str) -> None:
         self.results.clear()

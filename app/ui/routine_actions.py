@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtCore import QStandardPaths, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
 
 from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
 from app.services import TrustItem, UserError
+from app.ui.problems_list import plural
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
     from app.ui.editor.view import EditorView
     from app.ui.inspector import Inspector
     from app.ui.library import Library
+    from app.ui.test_input import TestInput
+
+log = logging.getLogger(__name__)
+UNTITLED = "Untitled routine"
+LIBRARY_SYNC_MS = 3000  # how often the library looks for routines another process stored
 
 
 class RoutineActions:
@@ -36,12 +43,46 @@ class RoutineActions:
     library: Library
     inspector: Inspector
     active_action: QAction
+    test_input: TestInput
     version: int | None
     last_run: dict[str, Any] | None
+    _library_stamp: Any = None
 
     def refresh_library(self) -> None:
+        self._library_stamp = self.services.store.routines_stamp()
         self.library.set_routines(self.services.routines(), self.editor.routine.id)
         self._update_active_action()
+
+    def _install_library_sync(self) -> None:
+        """Routines the CLI (or another Kianax) imports, saves or deletes while the window
+        is open appear in the library: looked for every few seconds while the window shows
+        and whenever it is activated — one aggregate query; the list is rebuilt only when
+        that changed."""
+        self.library_timer = QTimer(self)  # type: ignore[arg-type]
+        self.library_timer.setInterval(LIBRARY_SYNC_MS)
+        self.library_timer.timeout.connect(self.sync_library)
+        self.library_timer.start()
+        app = QApplication.instance()
+        if app is not None:
+            app.applicationStateChanged.connect(self._application_state)  # type: ignore[attr-defined]
+
+    def _application_state(self, state: Qt.ApplicationState) -> None:
+        if state == Qt.ApplicationState.ApplicationActive:
+            self.sync_library()
+
+    def sync_library(self) -> bool:
+        """Refresh the library if the stored routines changed; True when it did."""
+        if not self.isVisible():
+            return False
+        try:
+            stamp = self.services.store.routines_stamp()
+        except Exception as exc:  # a store fault is reported where it is used
+            log.debug("library sync skipped: %s", exc)
+            return False
+        if stamp == self._library_stamp:
+            return False
+        self.refresh_library()
+        return True
 
     def _update_active_action(self) -> None:
         """The toggle reflects the open routine: only a saved one with a trigger to serve."""
@@ -65,13 +106,30 @@ class RoutineActions:
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
             self.save()
-            return True
+            return self.editor.undo_stack.isClean()  # not saved (no name given): keep it
         return answer == QMessageBox.StandardButton.Discard
 
     def new_routine(self, ask: bool = True) -> None:
         if ask and not self._confirm_discard():
             return
-        self._show(Routine(self.services.new_routine_id("untitled"), "Untitled routine"), None)
+        self._show(Routine(self.services.new_routine_id("untitled"), UNTITLED), None)
+
+    def open_last_routine(self) -> None:
+        """At launch: the routine that was open when Kianax last closed, else a new one."""
+        last = self.services.settings.last_routine
+        try:
+            if last and self.services.has_routine(last):
+                document, version = self.services.stored(last)
+                self._show(parse_routine(document), version)
+                return
+        except (KeyError, ValueError, RoutineInvalid) as exc:  # deleted, damaged: start anew
+            log.info("not reopening routine %s: %s", last, exc)
+        self.new_routine(ask=False)
+
+    def _remember_open(self) -> None:
+        routine_id = self.editor.routine.id
+        if self.version is not None and self.services.settings.last_routine != routine_id:
+            self.services.remember(last_routine=routine_id)
 
     def open_routine(self, routine_id: str | None) -> None:
         if not routine_id or (routine_id == self.editor.routine.id and self.version is not None):
@@ -99,17 +157,48 @@ class RoutineActions:
         self._update_title()
         self._update_active_action()
         self._routine_opened()
+        self._remember_open()
 
     def save(self) -> None:
+        """Save a new version; a routine's first save asks for its name."""
+        if self.version is None and not self.services.has_routine(self.editor.routine.id) \
+                and not self._name_new_routine():
+            return
         self.version = self.services.save(self.editor.routine)
+        self._remember_open()
         self.editor.undo_stack.setClean()
         problems = self._problems()
-        note = f" — draft with {len(problems)} problem(s)" if problems else ""
+        note = f" — draft with {plural(len(problems), 'problem')}" if problems else ""
         self.statusBar().showMessage(f"Saved version {self.version}{note}", 5000)
         self.refresh_library()
         self._update_title()
         if not problems and self.services.is_active(self.editor.routine.id):
             self.spawn(self._update_trigger(self.editor.routine.id))
+
+    def _name_new_routine(self) -> bool:
+        """Ask for a new routine's name; its id is derived from the name (unique in the
+        store), and its test input and pins follow it. False when the user gave none."""
+        current = self.editor.routine.name
+        name, ok = QInputDialog.getText(
+            self, "Save routine", "Name this routine:",  # type: ignore[arg-type]
+            text="" if current == UNTITLED else current)
+        name = name.strip()
+        if not ok or not name:
+            self.statusBar().showMessage("Not saved: a routine needs a name", 5000)
+            return False
+        old_id, new_id = self.editor.routine.id, self.services.new_routine_id(name)
+        self.test_input.flush()
+        if new_id != old_id:
+            _rekey_history(self.editor, new_id)
+            self.editor.model.apply(dataclasses.replace(self.editor.routine, id=new_id))
+            self.services.store.move_pins(old_id, new_id)
+            saved_input = self.services.store.test_input(old_id)
+            if saved_input is not None:
+                self.services.set_test_input(new_id, saved_input)
+            self.test_input.setProperty("routine_id", new_id)
+        if name != current:
+            self.editor.update_routine("Name routine", name=name)
+        return True
 
     async def _update_trigger(self, routine_id: str) -> None:
         """An active routine's trigger follows each saved version."""
@@ -152,11 +241,21 @@ class RoutineActions:
             self.statusBar().showMessage(message, 8000)
         await self._triggers_changed()
 
+    def import_folder(self) -> str:
+        """Where Import opens: the folder of the last import, else Documents, else home."""
+        last = self.services.settings.last_import_dir
+        if last and Path(last).is_dir():
+            return last
+        documents = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation)
+        return documents if documents and Path(documents).is_dir() else str(Path.home())
+
     def import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import routine", "",  # type: ignore[arg-type]
-                                              "Routines (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Import routine",  # type: ignore[arg-type]
+                                              self.import_folder(), "Routines (*.json)")
         if not path:
             return
+        self.services.remember(last_import_dir=str(Path(path).parent))
         try:
             document = self.services.read_file(Path(path))
             items = [] if self.services.check(document)[1] else \
@@ -236,4 +335,18 @@ class RoutineActions:
         def _problems(self) -> list[Problem]: ...
         def _update_title(self) -> None: ...
         def _routine_opened(self) -> None: ...
+        def isVisible(self) -> bool: ...
         async def _triggers_changed(self) -> None: ...
+
+
+def _rekey_history(editor: Any, new_id: str) -> None:
+    """Give every routine in the undo history ``new_id``: undoing past a first save must
+    not bring back the draft's id (each command holds whole routines, app.ui.editor)."""
+    from app.ui.editor.commands import EditCommand
+
+    stack = editor.undo_stack
+    for index in range(stack.count()):
+        command = stack.command(index)
+        if isinstance(command, EditCommand):
+            command.before = dataclasses.replace(command.before, id=new_id)
+            command.after = dataclasses.replace(command.after, id=new_id)

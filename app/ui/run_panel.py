@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from app.routine import Problem, Routine, RoutineInvalid, dump_routine, parse_routine
 from app.routine.runstate import duration_text, seconds_between
 from app.services import LoadedRoutine, UserError
-from app.ui.editor.scene import RunMark
+from app.ui.editor.scene import RunMark, marks_from_state
+from app.ui.problems_list import plural
 from app.ui.test_input import NO_INPUT
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class RunPanel:
         self.problems_dock.show()
         self.problems_dock.raise_()
         self.statusBar().showMessage(
-            f"Run refused: fix {len(problems)} problem(s) first (see Problems)", 6000)
+            f"Run refused: fix {plural(len(problems), 'problem')} first (see Problems)", 6000)
         return True
 
     def _start(self, routine: Routine, target: str | None = None) -> None:
@@ -199,10 +200,7 @@ class RunPanel:
 
         self.last_run = state
         self.inspector.last_run = state
-        self.scene.set_run_marks({
-            node_id: RunMark(node.get("status") or "pending", node.get("attempts") or 0,
-                             node.get("duration_s"))
-            for node_id, node in (state.get("nodes") or {}).items()})
+        self.scene.set_run_marks(marks_from_state(state))
         for item in self.scene.nodes.values():
             item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, False)
         self._update_title()
@@ -280,6 +278,7 @@ class RunPanel:
             self.tray.update(self.active_views)
         self.last_run = state
         self.inspector.last_run = state
+        self.scene.set_run_marks(marks_from_state(state))  # with the ports that fired
         self._selection_changed()
         self._runs_changed()
         took = duration_text(seconds_between(state["started_at"], state["finished_at"]), "?")

@@ -10,15 +10,13 @@ fields. Keys: Ctrl+C copies the value, Ctrl+Shift+C its path, Enter on "… more
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -26,66 +24,28 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QStackedWidget,
-    QTableView,
     QToolButton,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from app.ui.data_viewer.blob_panel import BlobPanel
 from app.ui.data_viewer.table_model import TableModel, columns_of, is_table
 from app.ui.data_viewer.tree_model import MORE_ROLE, PATH_ROLE, VALUE_ROLE, TreeModel
 from app.ui.data_viewer.values import (
-    blob_label,
     children,
     copy_text,
     is_blob,
     raw_json,
     search,
 )
+from app.ui.data_viewer.views import COPY_PATH, Table, Tree
 from app.ui.theme import is_dark
 
 PAGE = 50
 MAX_KEYS = 5000  # keys of an object shown at its top level
 PREVIEW_LIMIT = 64_000
 MODES = ("Table", "Tree", "JSON")
-_COPY_PATH = QKeySequence("Ctrl+Shift+C")
-
-
-class _Keys:
-    """Copy keys for the tree and the table, claimed before the window's Copy (nodes)."""
-
-    viewer: DataViewer
-
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and (
-                event.matches(QKeySequence.StandardKey.Copy) or _is_copy_path(event)):
-            event.accept()
-            return True
-        return super().event(event)  # type: ignore[misc]
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.matches(QKeySequence.StandardKey.Copy):
-            self.viewer.copy_value()
-        elif _is_copy_path(event):
-            self.viewer.copy_path()
-        elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
-                self.currentIndex().data(MORE_ROLE):  # type: ignore[attr-defined]
-            self.viewer.tree_model.load_more(self.currentIndex())  # type: ignore[attr-defined]
-        else:
-            super().keyPressEvent(event)  # type: ignore[misc]
-
-
-def _is_copy_path(event: Any) -> bool:
-    return QKeySequence(event.keyCombination()) == _COPY_PATH
-
-
-class _Tree(_Keys, QTreeView):
-    pass
-
-
-class _Table(_Keys, QTableView):
-    pass
 
 
 class DataViewer(QWidget):
@@ -137,7 +97,8 @@ class DataViewer(QWidget):
         layout.addLayout(self._pager())
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.status)
-        layout.addWidget(self._blob_panel())
+        self.blob = BlobPanel(services, self.status)
+        layout.addWidget(self.blob)
         self.set_empty("No data yet: run the routine (F5) to see what this node receives "
                        "and returns.")
 
@@ -170,8 +131,8 @@ class DataViewer(QWidget):
         self._pager_widgets = (self.previous, self.page_label, self.next)
         return row
 
-    def _tree(self) -> _Tree:
-        tree = _Tree()
+    def _tree(self) -> Tree:
+        tree = Tree()
         tree.viewer = self
         tree.setModel(self.tree_model)
         tree.setUniformRowHeights(True)
@@ -190,8 +151,8 @@ class DataViewer(QWidget):
         self._context_menu(tree)
         return tree
 
-    def _table(self) -> _Table:
-        table = _Table()
+    def _table(self) -> Table:
+        table = Table()
         table.viewer = self
         table.setModel(self.table_model)
         table.setAlternatingRowColors(True)
@@ -205,7 +166,7 @@ class DataViewer(QWidget):
     def _context_menu(self, view: QAbstractItemView) -> None:
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for text, keys, slot in (("Copy value", QKeySequence.StandardKey.Copy, self.copy_value),
-                                 ("Copy path", _COPY_PATH, self.copy_path),
+                                 ("Copy path", COPY_PATH, self.copy_path),
                                  ("Copy as {{ expression }}", None, self.copy_expression)):
             act = QAction(text, view)
             if keys is not None:
@@ -213,25 +174,6 @@ class DataViewer(QWidget):
                 act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
             act.triggered.connect(slot)
             view.addAction(act)
-
-    def _blob_panel(self) -> QWidget:
-        panel = QWidget()
-        panel.setObjectName("viewer.blob")
-        self.blob_label = QLabel(wordWrap=True)
-        self.blob_label.setObjectName("viewer.blob.label")
-        self.blob_preview = QPlainTextEdit(readOnly=True, maximumHeight=160)
-        self.blob_save = QPushButton("Save as…")
-        self.blob_save.clicked.connect(self.save_blob)
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(0, 0, 0, 0)
-        top = QHBoxLayout()
-        top.addWidget(self.blob_label, 1)
-        top.addWidget(self.blob_save)
-        layout.addLayout(top)
-        layout.addWidget(self.blob_preview)
-        panel.hide()
-        self._blob: dict[str, Any] | None = None
-        return panel
 
     # Showing a value
 
@@ -246,7 +188,7 @@ class DataViewer(QWidget):
         for widget in self._pager_widgets:
             widget.hide()
         self.status.clear()
-        self.findChild(QWidget, "viewer.blob").hide()
+        self.blob.hide()
 
     def set_value(self, value: Any, root_path: str, source: str = "",
                   pinned: bool = False) -> None:
@@ -264,9 +206,9 @@ class DataViewer(QWidget):
         self.search.blockSignals(False)
         for button in self.mode_group.buttons():
             button.setEnabled(True)
-        self.findChild(QWidget, "viewer.blob").hide()
+        self.blob.hide()
         if is_blob(value):
-            self._show_blob(value)
+            self.blob.show_ref(value)
         self.show_page(0)
         self._show_mode(0 if is_table(value) else 1)
 
@@ -390,9 +332,9 @@ class DataViewer(QWidget):
     def _current_changed(self, index: QModelIndex) -> None:
         value = index.data(VALUE_ROLE) if index.isValid() else None
         if is_blob(value):
-            self._show_blob(value)
+            self.blob.show_ref(value)
         elif not is_blob(self.value):
-            self.findChild(QWidget, "viewer.blob").hide()
+            self.blob.hide()
 
     def _current(self) -> QModelIndex:
         view = self.table if self.stack.currentWidget() is self.table else self.tree
@@ -412,39 +354,3 @@ class DataViewer(QWidget):
         index = self._current()
         if index.isValid() and index.data(PATH_ROLE):
             QGuiApplication.clipboard().setText(f"{{{{ {index.data(PATH_ROLE)} }}}}")
-
-    # Blob references
-
-    def _show_blob(self, ref: dict[str, Any]) -> None:
-        self._blob = ref
-        panel = self.findChild(QWidget, "viewer.blob")
-        panel.show()
-        preview = getattr(self.services, "blob_preview", None)
-        self.blob_save.setVisible(hasattr(self.services, "save_blob"))
-        if preview is None:
-            self.blob_label.setText(f"<b>{blob_label(ref)}</b> — stored by reference; no "
-                                    "preview here")
-            self.blob_preview.hide()
-            return
-        try:
-            shown = preview(ref, limit=PREVIEW_LIMIT)
-        except Exception as exc:  # a missing or unreadable blob is said, never raised
-            self.blob_label.setText(f"<b>{blob_label(ref)}</b> — cannot read it: {exc}")
-            self.blob_preview.hide()
-            return
-        more = f" · showing the first {PREVIEW_LIMIT // 1000} kB" if shown.truncated else ""
-        self.blob_label.setText(f"<b>{shown.description}</b>{more}")
-        self.blob_preview.setPlainText(shown.text)
-        self.blob_preview.show()
-
-    def save_blob(self) -> None:
-        if self._blob is None or not hasattr(self.services, "save_blob"):
-            return
-        target, _ = QFileDialog.getSaveFileName(self, "Save as", str(Path.home()))
-        if not target:
-            return
-        try:
-            self.services.save_blob(self._blob, Path(target))
-            self.status.setText(f"Saved {blob_label(self._blob)} to {target}")
-        except Exception as exc:  # said in one line under the viewer
-            self.status.setText(f"Could not save: {exc}")

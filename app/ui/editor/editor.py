@@ -91,10 +91,10 @@ class Editor:
         self._push("Add note", note_edit.add_note(self.routine, Note(note_id, text, position)))
         return note_id
 
-    def update_note(self, note_id: str, text: str = "Edit note", **changes: Any) -> None:
+    def update_note(self, note_id: str, label: str = "Edit note", **changes: Any) -> None:
         """Change a note's text, size or colour: each call is one undo step (the canvas calls
         it once per finished gesture: a text edit, a resize, a colour)."""
-        self._push(text, note_edit.update_note(self.routine, note_id, **changes))
+        self._push(label, note_edit.update_note(self.routine, note_id, **changes))
 
     def update_node(self, node_id: str, text: str = "Edit node", **changes: Any) -> None:
         """Edits in a row of the same field merge into one undo step; for ``config`` the

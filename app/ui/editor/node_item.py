@@ -7,7 +7,7 @@ The item holds a node id, never routine data: :meth:`NodeItem.refresh` re-reads 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -254,3 +254,16 @@ class NodeItem(QGraphicsItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self._scene.node_moved(self.node_id)
         return super().itemChange(change, value)
+
+
+def marks_from_state(state: dict[str, Any]) -> dict[str, RunMark]:
+    """The overlay for a run state (a finished Run Now, a past run): with the ports each node
+    emitted on, so a connection whose port did not fire is drawn dead."""
+    marks = {}
+    for node_id, node in (state.get("nodes") or {}).items():
+        ports = node.get("ports")
+        marks[node_id] = RunMark(node.get("status") or "pending", node.get("attempts") or 0,
+                                 node.get("duration_s"),
+                                 tuple(str(p) for p in ports) if isinstance(ports, list)
+                                 else None)
+    return marks

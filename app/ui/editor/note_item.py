@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFocusEvent, QKeyEvent, QPainter, QPen, QTextOption
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -54,7 +54,9 @@ class NoteText(QGraphicsTextItem):
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
         super().focusOutEvent(event)
-        self.note.finish_editing()
+        # committed from the event loop: an edit inside Qt's focus change (the model, the
+        # scene and the inspector all react) crashes it
+        QTimer.singleShot(0, self, self.note.finish_editing)  # none if this item is gone
 
 
 class NoteItem(QGraphicsItem):
@@ -132,12 +134,13 @@ class NoteItem(QGraphicsItem):
 
     def finish_editing(self) -> None:
         editor, self.editor_item = self.editor_item, None
-        if editor is None:
+        if editor is None or self._scene.notes.get(self.note_id) is not self:
             return
         text = editor.toPlainText()[:MAX_NOTE_TEXT]
-        editor.setParentItem(None)
+        editor.setParentItem(None)  # its own life from here: deleted once out of the scene
         if editor.scene() is not None:
             editor.scene().removeItem(editor)
+        editor.deleteLater()
         self.update()
         if text != self.text:
             self._scene.editor.update_note(self.note_id, "Edit note", text=text)

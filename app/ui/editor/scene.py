@@ -24,11 +24,13 @@ from app.plugin_api.registry import PluginRegistry
 from app.routine import Connection
 from app.ui.editor.edge_item import EdgeItem, bezier
 from app.ui.editor.editor import Editor
-from app.ui.editor.node_item import NODE_WIDTH, NodeItem, Port, RunMark
+from app.ui.editor.layout import layered
+from app.ui.editor.node_item import NODE_WIDTH, NodeItem, Port, RunMark, marks_from_state
 from app.ui.editor.note_item import NoteItem
 from app.ui.theme import colors
 
-__all__ = ["NODE_WIDTH", "EdgeItem", "EditorScene", "NodeItem", "NoteItem", "Port", "RunMark"]
+__all__ = ["NODE_WIDTH", "EdgeItem", "EditorScene", "NodeItem", "NoteItem", "Port", "RunMark",
+           "marks_from_state"]
 
 
 class EditorScene(QGraphicsScene):
@@ -156,6 +158,14 @@ class EditorScene(QGraphicsScene):
     def clear_run_marks(self) -> None:
         self.set_run_marks({})
 
+    def auto_layout(self) -> None:
+        """Columns by topological depth, left to right: one undo step."""
+        heights = {node_id: item.height for node_id, item in self.nodes.items()}
+        positions = layered(self.model.routine, heights, NODE_WIDTH)
+        self.editor.move({node_id: position for node_id, position in positions.items()
+                          if position != self.model.routine.node(node_id).position},
+                         text="Auto-layout")
+
     # Selection helpers
 
     def selected_node_ids(self) -> list[str]:
@@ -233,20 +243,22 @@ class EditorScene(QGraphicsScene):
         if moved or notes:
             self.editor.move(moved, notes=notes)
 
+    def _transform(self) -> QTransform:
+        return self.views()[0].transform() if self.views() else QTransform()
+
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and \
-                self.itemAt(event.scenePos(), self.views()[0].transform()
-                            if self.views() else QTransform()) is None:
+                self.itemAt(event.scenePos(), self._transform()) is None:
             self.addRequested.emit(event.scenePos())
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
 
     def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
-        super().contextMenuEvent(event)
-        if event.isAccepted():
-            return
         where = event.scenePos()
+        if self.itemAt(where, self._transform()) is not None:
+            super().contextMenuEvent(event)
+            return
         menu = QMenu()
         menu.addAction("Add node here…", lambda: self.addRequested.emit(where))
         menu.addAction("Add sticky note here",

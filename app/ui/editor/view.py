@@ -1,4 +1,5 @@
-"""The editor view: wheel zoom, Ctrl+0 fit, middle- or space-drag pan, drops, Tab quick-add."""
+"""The editor view: wheel zoom, Ctrl+0 fit, middle- or space-drag pan, drops, Tab quick-add,
+the minimap, the find bar (Ctrl+F) and a hint on an empty canvas."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from app.ui.editor.find_bar import FindBar
+from app.ui.editor.minimap import Minimap
 from app.ui.editor.scene import EditorScene
 from app.ui.palette import PLUGIN_MIME
 
 GRID = 24.0
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+PAN_ROOM = 1000.0  # canvas beyond the routine's edge that the view can scroll to
+EMPTY_HINT = ("Drag a node from the Plugins panel, or press Tab or double-click here to add "
+              "one.\nShift+S adds a sticky note; File ▸ New from template starts from a sample.")
 
 
 class EditorView(QGraphicsView):
@@ -27,6 +34,8 @@ class EditorView(QGraphicsView):
     def __init__(self, scene: EditorScene, parent: QWidget | None = None):
         super().__init__(scene, parent)
         self.editor_scene = scene
+        self.minimap = Minimap(self)  # first: the set-up below already scrolls
+        self.find_bar = FindBar(self)
         self.setRenderHints(QPainter.RenderHint.Antialiasing
                             | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
@@ -37,6 +46,31 @@ class EditorView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPointF | None = None
         self._space_down = False
+        self._empty = True
+        scene.model.changed.connect(self._content_changed)
+
+    def _content_changed(self) -> None:
+        """The scrollable area grows with the routine (a big one can pass any fixed size);
+        the hint is painted over the whole viewport: item updates alone leave it stale."""
+        content = self.minimap.content()
+        if not self.sceneRect().contains(content.adjusted(-PAN_ROOM, -PAN_ROOM, PAN_ROOM,
+                                                          PAN_ROOM)):
+            self.setSceneRect(self.sceneRect().united(
+                content.adjusted(-PAN_ROOM * 2, -PAN_ROOM * 2, PAN_ROOM * 2, PAN_ROOM * 2)))
+        empty = not (self.editor_scene.nodes or self.editor_scene.notes)
+        if empty != self._empty:
+            self._empty = empty
+            self.viewport().update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.minimap.place()
+        if self.find_bar.isVisible():
+            self.find_bar.place()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.minimap.update()
 
     def zoom(self) -> float:
         return self.transform().m11()
@@ -45,11 +79,12 @@ class EditorView(QGraphicsView):
         factor = 1.0015 ** event.angleDelta().y()
         target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
         self.scale(target / self.zoom(), target / self.zoom())
+        self.minimap.update()
 
     def fit(self) -> None:
         """Show every node (Ctrl+0); an empty routine resets to 100 %."""
         items = self.editor_scene.itemsBoundingRect()
-        if not self.editor_scene.nodes:
+        if not (self.editor_scene.nodes or self.editor_scene.notes):
             self.resetTransform()
             self.centerOn(0, 0)
             return
@@ -57,6 +92,7 @@ class EditorView(QGraphicsView):
         if self.zoom() > 1.0:
             self.resetTransform()
             self.centerOn(items.center())
+        self.minimap.update()
 
     # Panning: middle button, or left button while space is held
 
@@ -139,6 +175,19 @@ class EditorView(QGraphicsView):
         node_id = self.editor_scene.editor.add_node(plugin_id, snap(point))
         self.editor_scene.select_nodes([node_id])
         event.acceptProposedAction()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """On an empty canvas, say how to start."""
+        scene = self.editor_scene
+        if scene.nodes or scene.notes:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(scene.colors.muted_text)
+        area = QRectF(self.viewport().rect()).adjusted(40, 0, -40, 0)
+        painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                         EMPTY_HINT)
+        painter.restore()
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         super().drawBackground(painter, rect)
