@@ -398,3 +398,20 @@ def test_cli_names_a_bad_store_setting_in_one_sentence(tmp_path):
     assert result.stderr.strip() == ("error: blob store URL 'ftp://x' is not supported; leave "
                                      "it empty for the folder in the data dir, or use "
                                      "s3://bucket/prefix")
+
+
+def test_blobs_are_encrypted_exactly_when_payloads_are(app):
+    embedded = app.blobs.put_bytes(b"embedded engine", "text/plain")
+    assert app.blobs.path_of(embedded.digest).read_bytes().startswith(b"KXBLOB\x01")
+
+    app.remember(server="127.0.0.1:7233")  # a server on this machine: payloads in the clear
+    assert not app.blob_encryption_on()
+    local = app.blobs.put_bytes(b"local server", "text/plain")
+    assert app.blobs.path_of(local.digest).read_bytes() == b"KXBLOB\x00local server"
+
+    app.remember(encrypt=True)  # the workspace's payload key, made in the vault on first use
+    remote = app.blobs.put_bytes(b"remote server", "text/plain")
+    assert app.blobs.read(remote, 100) == b"remote server"
+    assert app.store.credential("payload-key") is not None
+    with pytest.raises(BlobError, match="tampered"):  # not the embedded engine's key
+        app.blobs.read(embedded, 100)
