@@ -3,16 +3,26 @@ the minimap, find, auto-layout, the empty-canvas hint and the canvas polish of i
 
 from __future__ import annotations
 
+import itertools
+import json
+
 import pytest
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QApplication
 
 from app.paths import Paths
+from app.resources import sample
 from app.routine import parse_routine
 from app.services import Kianax
 from app.ui.editor.summary import summarize
 from app.ui.main_window import MainWindow
+from tests.gui_helpers import drag
 from tests.test_gui_run import close_window
+
+
+def sample_text(name: str) -> str:
+    return sample(name).read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -154,3 +164,261 @@ def test_for_each_nodes_wear_an_each_badge(window):
     a, b = render(window.scene, card(window, "a")), render(window.scene, card(window, "b"))
     assert a != b  # same plugin and config: only the badge differs
     assert "for each element of {{ trigger.items }}" in window.scene.nodes["b"].toolTip()
+
+
+# Sticky notes
+
+def note_ids(window):
+    return [n.id for n in window.editor.routine.notes]
+
+
+def test_sticky_notes_add_edit_move_resize_colour_delete_each_one_undo_step(window, qtbot):
+    window.add_note()  # Edit ▸ Add sticky note (Shift+S on the canvas)
+    [note_id] = note_ids(window)
+    item = window.scene.notes[note_id]
+    assert item.editor_item is not None, "a new note opens for typing"
+    item.editor_item.setPlainText("Ask Dana before changing the URL")
+    item.editor_item.clearFocus()  # ends the editing: committed
+    QApplication.processEvents()
+    assert window.editor.routine.notes[0].text == "Ask Dana before changing the URL"
+    steps = window.editor.undo_stack.count()
+
+    start = window.view.mapFromScene(item.mapToScene(QPointF(30, 30)))
+    drag(window.view, start, start + QPoint(120, 60))
+    moved = window.editor.routine.notes[0].position
+    grip = window.view.mapFromScene(item.mapToScene(QPointF(item.size[0] - 4,
+                                                             item.size[1] - 4)))
+    drag(window.view, grip, grip + QPoint(100, 80))
+    resized = window.editor.routine.notes[0].size
+    item.set_colour("blue")
+    assert window.editor.routine.notes[0].colour == "blue"
+    assert window.editor.undo_stack.count() == steps + 3
+    assert moved != (0.0, 0.0) and resized[0] > 240 and resized[1] > 120
+
+    window.scene.clearSelection()
+    item.setSelected(True)
+    window.delete_selection()
+    assert window.editor.routine.notes == ()
+    assert not window.scene.notes
+    for expected in ("blue", "yellow"):  # undo: back comes the note, then its old colour
+        window.editor.undo_stack.undo()
+        assert window.editor.routine.notes[0].colour == expected
+    window.editor.undo_stack.undo()
+    assert window.editor.routine.notes[0].size == (240.0, 120.0)
+    window.editor.undo_stack.undo()
+    assert window.scene.notes[note_id].pos() == QPointF(*window.editor.routine.notes[0].position)
+    assert window.editor.routine.notes[0].position != moved
+    window.editor.undo_stack.undo()
+    assert window.editor.routine.notes[0].text == ""
+    window.editor.undo_stack.undo()
+    assert window.editor.routine.notes == () and not window.scene.notes
+
+
+def test_typing_in_a_note_never_deletes_the_note_or_adds_another(window, qtbot):
+    window.add_note()
+    [note_id] = note_ids(window)
+    editor = window.scene.notes[note_id].editor_item
+    window.view.setFocus()
+    editor.setFocus()
+    qtbot.keyClicks(window.view.viewport(), "Say")  # capital S: Shift+S adds a note elsewhere
+    qtbot.keyClick(window.view.viewport(), Qt.Key.Key_Backspace)
+    editor.clearFocus()
+    QApplication.processEvents()
+    assert note_ids(window) == [note_id]
+    assert window.editor.routine.notes[0].text == "Sa"
+
+
+def test_notes_round_trip_through_save_and_export(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window._show(doc([{"id": "a", "plugin": "core.transform", "config": {"value": 1}}]), None)
+    window.editor.add_note((300.0, -120.0), "Why: the vendor API rate-limits at 5/s")
+    note_id = window.editor.routine.notes[0].id
+    window.editor.update_note(note_id, size=(320.0, 160.0))
+    window.editor.update_note(note_id, colour="green")
+    window.save()
+    stored, _ = window.services.store.routine(window.editor.routine.id)
+    assert stored["notes"] == [{"id": note_id, "text": "Why: the vendor API rate-limits at 5/s",
+                                "position": [300, -120], "size": [320, 160],
+                                "colour": "green"}]
+    out = tmp_path / "exported.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    window.export_file()
+    exported = parse_routine(json.loads(out.read_text()))
+    assert exported.notes == window.editor.routine.notes
+    window.open_routine(window.editor.routine.id)
+    window._show(exported, 1)
+    assert set(window.scene.notes) == {note_id}
+    assert window.scene.notes[note_id].size == (320.0, 160.0)
+
+
+# Minimap, find, auto-layout, the empty canvas
+
+def test_minimap_frames_the_view_and_a_click_moves_it(window, qtbot):
+    from tests.bench.bench_editor import big_routine
+
+    window._show(big_routine(), None)
+    window.view.resetTransform()
+    window.view.centerOn(0, 0)
+    minimap = window.view.minimap
+    assert minimap.isVisible()
+    corner = window.view.viewport().geometry().bottomRight()
+    assert minimap.geometry().bottomRight().x() <= corner.x()
+    assert minimap.geometry().bottomRight().y() <= corner.y()
+    bounds = minimap.bounds()
+    far = minimap.to_map(QPointF(6000, 2500), bounds)  # the last row's far end
+    qtbot.mouseClick(minimap, Qt.MouseButton.LeftButton, pos=far.toPoint())
+    centre = window.view.mapToScene(window.view.viewport().rect().center())
+    assert abs(centre.x() - 6000) < 60 and abs(centre.y() - 2500) < 60
+
+
+def test_minimap_costs_under_5_ms_a_frame_on_500_nodes(window):
+    import statistics
+    import time
+
+    from tests.bench.bench_editor import big_routine
+
+    window._show(big_routine(), None)
+    minimap = window.view.minimap
+    image = QImage(minimap.size(), QImage.Format.Format_ARGB32_Premultiplied)
+
+    def frame() -> float:
+        started = time.perf_counter()
+        minimap.render(image)
+        return (time.perf_counter() - started) * 1000
+
+    scroll = window.view.horizontalScrollBar()
+    cold, warm = [], []
+    for step in range(30):
+        minimap.invalidate()  # the routine changed: redraw it all
+        cold.append(frame())
+        scroll.setValue(scroll.value() + 7 * (1 if step % 2 else -1))  # a scroll: a frame
+        warm.append(frame())
+    print(f"\nminimap, 500 nodes / 600 connections: frame {statistics.median(warm):.2f} ms "
+          f"median (max {max(warm):.2f}); after an edit {statistics.median(cold):.2f} ms "
+          f"median (max {max(cold):.2f})")
+    assert statistics.median(warm) < 5
+    assert statistics.median(cold) < 5
+
+
+def test_ctrl_f_finds_by_id_name_or_plugin_and_enter_cycles(window, qtbot):
+    nodes = [{"id": "fetch", "plugin": "http.request", "name": "Fetch quote",
+              "config": {"url": "https://x.test"}, "position": [0, 0]},
+             {"id": "check", "plugin": "core.condition", "name": "Price up?",
+              "config": {"expression": "{{ true }}"}, "position": [3000, 0]},
+             {"id": "post", "plugin": "http.request", "name": "Post to chat",
+              "config": {"url": "https://y.test"}, "position": [3000, 2000]}]
+    window._show(doc(nodes), None)
+    window.view.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    bar = window.view.find_bar
+    assert bar.isVisible() and bar.field.hasFocus()
+
+    def centred(node_id):
+        item = window.scene.nodes[node_id]
+        centre = window.view.mapToScene(window.view.viewport().rect().center())
+        return item.sceneBoundingRect().contains(centre)
+
+    qtbot.keyClicks(bar.field, "price")  # by name, any case
+    assert window.scene.selected_node_ids() == ["check"] and centred("check")
+    bar.field.clear()
+    qtbot.keyClicks(bar.field, "http.request")  # by plugin: two matches
+    assert bar.count.text() == "1 of 2"
+    assert window.scene.selected_node_ids() == ["fetch"] and centred("fetch")
+    qtbot.keyClick(bar.field, Qt.Key.Key_Return)
+    assert window.scene.selected_node_ids() == ["post"] and centred("post")
+    assert bar.count.text() == "2 of 2"
+    qtbot.keyClick(bar.field, Qt.Key.Key_Return)  # wraps around
+    assert window.scene.selected_node_ids() == ["fetch"]
+    bar.field.clear()
+    qtbot.keyClicks(bar.field, "chec")  # by id
+    assert window.scene.selected_node_ids() == ["check"]
+    qtbot.keyClicks(bar.field, "zzz")
+    assert bar.count.text() == "No match"
+    qtbot.keyClick(bar.field, Qt.Key.Key_Escape)
+    assert not bar.isVisible()
+
+
+def test_auto_layout_puts_nodes_in_columns_by_depth_as_one_undo_step(window):
+    routine = parse_routine(json.loads(sample_text("order-triage.json")))
+    scattered = {"order": [900, 700], "is_large": [0, 0], "flag": [-400, 300],
+                 "tag": [1200, -200], "join": [50, 900], "summary": [300, 300]}
+    document = json.loads(sample_text("order-triage.json"))
+    for item in document["nodes"]:
+        item["position"] = scattered[item["id"]]
+    window._show(parse_routine(document), None)
+    steps = window.editor.undo_stack.count()
+    window.scene.auto_layout()
+    assert window.editor.undo_stack.count() == steps + 1
+    assert window.editor.undo_stack.undoText() == "Auto-layout"
+    at = {n.id: n.position for n in window.editor.routine.nodes}
+    xs = sorted({x for x, _ in at.values()})
+    assert len(xs) == 5  # order | is_large | flag, tag | join | summary
+    assert [xs.index(at[n][0]) for n in ("order", "is_large", "flag", "tag", "join",
+                                         "summary")] == [0, 1, 2, 2, 3, 4]
+    assert at["flag"][1] < at["tag"][1]  # true above false, as the ports are
+    assert at["order"][1] == at["is_large"][1] == at["join"][1] == at["summary"][1]
+    rects = [window.scene.nodes[n].sceneBoundingRect() for n in at]
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    window.editor.undo_stack.undo()
+    assert {n.id: list(n.position) for n in window.editor.routine.nodes} == scattered
+    assert routine.nodes  # the sample reads
+
+
+def test_auto_layout_of_500_nodes_is_quick_and_overlap_free(window):
+    import time
+
+    from tests.bench.bench_editor import big_routine
+
+    window._show(big_routine(), None)
+    started = time.perf_counter()
+    window.scene.auto_layout()
+    took = time.perf_counter() - started
+    print(f"\nauto-layout, 500 nodes: {took * 1000:.0f} ms")
+    assert took < 3
+    boxes = sorted((n.position[0], n.position[1], window.scene.nodes[n.id].height)
+                   for n in window.editor.routine.nodes)
+    for (x1, y1, h1), (x2, y2, _h2) in itertools.pairwise(boxes):
+        assert x1 != x2 or y2 >= y1 + h1  # in a column, each below the previous
+
+
+def test_an_empty_canvas_says_how_to_start_and_double_click_adds(window, qtbot):
+    from app.ui.editor.view import EMPTY_HINT
+
+    assert "Tab" in EMPTY_HINT and "double-click" in EMPTY_HINT and "Plugins" in EMPTY_HINT
+    centre = window.view.viewport().rect().center()
+
+    def ink_at_centre() -> int:
+        image = window.view.viewport().grab().toImage()
+        background = window.scene.colors.canvas
+        return sum(image.pixelColor(x, y) != background
+                   for x in range(centre.x() - 200, centre.x() + 200, 2)
+                   for y in range(centre.y() - 30, centre.y() + 30, 2))
+
+    assert ink_at_centre() > 50, "the hint is drawn"
+    qtbot.mouseDClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert window.quick_add.isVisible(), "double-click on the canvas opens quick-add"
+    qtbot.keyClicks(window.quick_add.search, "delay")
+    qtbot.keyClick(window.quick_add.search, Qt.Key.Key_Return)
+    assert [n.plugin for n in window.editor.routine.nodes] == ["core.delay"]
+    window.view.centerOn(5000, 5000)  # away from the node: only the hint could draw here
+    QApplication.processEvents()
+    assert ink_at_centre() < 10, "the hint is gone once there is a node"
+
+
+def test_quick_add_stays_inside_the_window(window):
+    from app.ui.palette import inside
+
+    frame = window.geometry()
+    size = window.quick_add.size()
+    corner = window.mapToGlobal(QPoint(window.width() - 5, window.height() - 5))
+    window.quick_add.popup(corner)
+    shown = window.quick_add.frameGeometry()
+    assert QRect(window.mapToGlobal(QPoint(0, 0)), window.size()).contains(shown), \
+        (shown, frame)
+    window.quick_add.hide()
+    bounds = QRect(0, 0, 800, 600)
+    assert inside(QPoint(790, 590), size, bounds) == QPoint(790 - size.width(),
+                                                           590 - size.height())
+    assert inside(QPoint(10, 10), size, bounds) == QPoint(10, 10)
+    assert inside(QPoint(-50, 10), size, bounds).x() == 0

@@ -146,4 +146,5 @@ def test_problems_are_drawn_on_nodes_and_listed(window):
     node_id = window.editor.routine.nodes[0].id
     assert window.scene.nodes[node_id].problems
     assert window.problems.count() >= 1
-    assert "nodes[0].config.url" in window.problems.item(0).text()
+    text = window.problems.item(0).text()  # the node's name and the field, not a JSON path
+    assert text.startswith("⚠ HTTP Request (request) · url:") and "nodes[" not in text

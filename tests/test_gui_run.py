@@ -148,7 +148,7 @@ def test_run_now_refuses_an_invalid_routine_and_shows_the_problems(qapp, tmp_pat
         window.run_now()
         assert "fix 1 problem" in window.statusBar().currentMessage()
         assert not window.running
-        assert "config.url" in window.problems.item(0).text()
+        assert "HTTP Request (request) · url:" in window.problems.item(0).text()
     finally:
         close_window(window)
 
