@@ -101,3 +101,31 @@ async def test_runtime_on_the_embedded_server_stops_it_and_leaves_no_process(
     assert not psutil.pid_exists(server_pid) or \
         psutil.Process(server_pid).status() == psutil.STATUS_ZOMBIE
     assert children() - before == set()
+
+
+async def test_the_runtime_deletes_unreferenced_old_blobs_when_it_starts(
+        tmp_path: Path, temporal: Any) -> None:
+    """Retention (design §10) runs at start and daily: an unreferenced blob older than the
+    retention period goes and its space is given back; a young one and a referenced one stay."""
+    import asyncio
+    import time
+
+    app = services(tmp_path, temporal.info.address)
+    store = app.blobs
+    old, young, kept = (store.put_json({"n": n, "pad": "x" * 5000}) for n in range(3))
+    month_ago = time.time() - 40 * 86400
+    for ref in (old, kept):
+        os.utime(store.path_of(ref.digest), (month_ago, month_ago))
+    app.store.record_run_started("r-1", "routine", 1, {"input": kept.to_json()},
+                                 source="cli")
+    runtime = Runtime(app, triggers=False)
+    try:
+        assert await runtime.start(), runtime.error
+        for _ in range(100):
+            if not store.exists(old):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await runtime.close()
+    assert not store.exists(old)
+    assert store.exists(young) and store.exists(kept)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.runtime.housekeeping import keep_tidy
 from app.services import ActiveView, Kianax, LoadedRoutine, TriggerRuns, UserError
 from app.triggers import ActiveRoutine
 
@@ -68,6 +69,7 @@ class Runtime:
         self.state = EngineState(STOPPED)
         self._recovery: TriggerRuns | None = None
         self._syncing: asyncio.Task[None] | None = None
+        self._tidying: asyncio.Task[None] | None = None
 
     # Lifecycle
 
@@ -112,6 +114,7 @@ class Runtime:
         # Runs started elsewhere (cron schedules, workers on other machines) are copied into
         # the store now and every minute.
         self._syncing = asyncio.create_task(self.services.history.keep_synced(session))
+        self._tidying = asyncio.create_task(keep_tidy(self.services))
         if self.serve_triggers:
             await self.start_triggers()
         return True
@@ -158,11 +161,12 @@ class Runtime:
     async def close(self) -> None:
         """Trigger host, then the worker, then the embedded server if it is ours."""
         await self.stop_triggers()
-        if self._syncing is not None:
-            syncing, self._syncing = self._syncing, None
-            syncing.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await syncing
+        for task in (self._syncing, self._tidying):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._syncing = self._tidying = None
         if self._recovery is not None:
             recovery, self._recovery = self._recovery, None
             await recovery.close()
