@@ -20,7 +20,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Credentials
-from app.vault import KINDS, VaultError, secret_of
+from app.vault import KINDS, VaultError, VaultUnavailable, secret_of
+
+# What to do when there is no keyring, in one sentence (the vault's own message names the
+# keyring backend's class, which tells a user nothing).
+NO_KEYRING = ("⚠ No OS keyring is available to keep secrets: install and unlock one "
+              "(GNOME Keyring or KWallet on Linux), then reopen this dialog.")
 
 
 class CredentialForm(QDialog):
@@ -128,9 +133,19 @@ class CredentialsDialog(QDialog):
         self.table.resizeColumnsToContents()
         try:
             self.credentials.vault.check()
-            self.status.setText("")
+        except VaultUnavailable:
+            self.status.setText(NO_KEYRING)
+            usable = False
         except VaultError as exc:
             self.status.setText(f"⚠ {exc}")
+            usable = True
+        else:
+            self.status.setText("")
+            usable = True
+        self.status.setStyleSheet("" if usable else "color: #e03131;")
+        for button in (self.add_button, self.rotate_button):  # they write to the keyring
+            button.setEnabled(usable)
+            button.setToolTip("" if usable else "Needs an OS keyring (see below)")
 
     def selected(self) -> str | None:
         row = self.table.currentRow()

@@ -32,6 +32,7 @@ from app.ui.editor.model import GraphModel
 from app.ui.editor.scene import EditorScene
 from app.ui.editor.view import EditorView, snap
 from app.ui.engine_status import OVERVIEW_REFRESH_MS, EngineStatus
+from app.ui.help_menu import build_help_menu
 from app.ui.icons import icon
 from app.ui.inspector import Inspector
 from app.ui.library import Library
@@ -102,6 +103,7 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
             lambda node_id, on: self.pin_output(node_id) if on else self.unpin(node_id))
         install_details(self)  # double-click a node or Enter: input | settings | output
         self._install_node_menu()  # right-click on a node: Run to here, pins
+        build_help_menu(self)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.quickAddRequested.connect(self._quick_add)
@@ -113,7 +115,8 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
         self.problems.nodeRequested.connect(self.show_node)
         self.test_input.edited.connect(self._test_input_edited)
         self.refresh_library()
-        self.new_routine(ask=False)
+        self.open_last_routine()
+        self._install_library_sync()  # the CLI's imports appear in the library
 
         self.tray = Tray(self)  # its menu is a child of this window: deleted with it, here
         self.tray.openRequested.connect(self.bring_to_front)
