@@ -4,7 +4,8 @@ to here (the API is not called again, nothing downstream runs), type a pin, unpi
 
 from __future__ import annotations
 
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QContextMenuEvent, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from app.routine import parse_routine
@@ -61,8 +62,19 @@ def test_pin_from_the_run_then_run_to_here_never_calls_the_api_again(qapp, tmp_p
         finished = finished_future(window)
         window.run_here_action.trigger()  # F6 on the selected node
         here = await finished
+        assert window.last_run == here and window.inspector.last_run == here  # the viewers
+        assert window.scene.nodes["post"].run is None  # the downstream node shows no run
+        assert window.statusBar().currentMessage().startswith("Run to Message completed")
         QApplication.processEvents()
         window.grab().save(str(ARTIFACTS / "pins-run-to-here-light.png"))
+        assert http_server.calls["/notify"] == 1
+
+        finished = finished_future(window)
+        window.run_action.trigger()  # Run Now uses the pin too, and runs everything else
+        whole = await finished
+        assert whole["status"] == "completed", whole.get("error")
+        assert whole["nodes"]["fetch"]["reused"] is True
+        assert http_server.calls["/user"] == 1 and http_server.calls["/notify"] == 2
         await window.shutdown()
         return first, here
 
@@ -72,16 +84,15 @@ def test_pin_from_the_run_then_run_to_here_never_calls_the_api_again(qapp, tmp_p
     finally:
         close_window(window)
     assert http_server.calls["/user"] == 1, "the pinned API call was not repeated"
-    assert http_server.calls["/notify"] == 1, "run to here never ran the node after it"
     assert here["status"] == "completed", here.get("error")
     assert sorted(here["nodes"]) == ["fetch", "message"]
     assert here["nodes"]["fetch"]["reused"] is True
     assert here["nodes"]["message"]["output"] == "Ada (ada@x.io) has 1 orders"
-    assert window.last_run == here and window.inspector.last_run == here  # the viewers
-    assert message.startswith("Run to Message completed") and "(1 pinned)" in message
-    assert window.scene.nodes["post"].run is None  # the downstream node shows no run
+    assert window.services.store.run_state(here["run_id"])["nodes"]["message"]["output"] \
+        == here["nodes"]["message"]["output"]
+    assert message.startswith("Run completed") and "(1 pinned)" in message
     runs = window.services.store.runs("api")
-    assert [r.source for r in runs] == ["manual", "manual"]
+    assert [r.source for r in runs] == ["manual"] * 3
     assert first["nodes"]["fetch"]["reused"] is False
 
 
@@ -93,6 +104,24 @@ def test_typed_pin_is_checked_bounded_and_unpinned_from_the_node_menu(qapp, tmp_
     window.services.store.save_routine(document)
     window.open_routine("api")
     try:
+        shown: list[list[str]] = []
+
+        def close_popup() -> None:
+            popup = QApplication.activePopupWidget()
+            if popup is None:
+                QTimer.singleShot(20, close_popup)
+                return
+            shown.append([a.text() for a in popup.actions()])
+            popup.close()
+
+        QTimer.singleShot(0, close_popup)
+        item = window.scene.nodes["message"]
+        at = window.view.mapFromScene(item.mapToScene(item.boundingRect().center()))
+        QApplication.sendEvent(window.view.viewport(), QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, at, window.view.viewport().mapToGlobal(at)))
+        assert shown == [["Run to here", "Pin output", "Pin data…", "Unpin"]]
+        assert window.scene.selected_node_ids() == ["message"]
+
         menu = menu_actions(window, "fetch")
         assert "Pin data…" in menu and not menu["Unpin"].isEnabled()
         menu["Pin data…"].trigger()  # no run yet: the output is typed
