@@ -41,3 +41,21 @@ class OneActivityWorkflow:
     async def run(self, url: str) -> Any:
         return await workflow.execute_activity(
             bench_get, url, start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn(name="BenchFanOut")
+class FanOutWorkflow:
+    """The same calls as a for_each node: at most ``concurrency`` in flight, results in order."""
+
+    @workflow.run
+    async def run(self, urls: list[str], concurrency: int) -> list[Any]:
+        import asyncio
+
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(url: str) -> Any:
+            async with gate:
+                return await workflow.execute_activity(
+                    bench_get, url, start_to_close_timeout=timedelta(seconds=30))
+
+        return list(await asyncio.gather(*(one(url) for url in urls)))
