@@ -112,3 +112,15 @@ def themed(qapp: Any, monkeypatch: Any, theme: str) -> Iterator[None]:
     finally:
         monkeypatch.setenv("KIANAX_THEME", "light")
         apply_theme(qapp)
+
+
+def close_data_window(window: MainWindow) -> None:
+    """Leave the field being typed in first (it commits on focus out, while the window is
+    still there), then close as the other GUI tests do."""
+    from tests.test_gui_run import close_window
+
+    focused = QApplication.focusWidget()
+    if focused is not None:
+        focused.clearFocus()
+    QApplication.processEvents()
+    close_window(window)

@@ -19,10 +19,9 @@ from app.ui.data_viewer.values import blob_label, search
 from app.ui.data_viewer.viewer import DataViewer
 from app.vault import Vault
 from tests.conftest import ARTIFACTS
-from tests.gui_data import api_run, data_window, show_run, themed
+from tests.gui_data import api_run, close_data_window, data_window, show_run, themed
 from tests.keyrings import MemoryKeyring
 from tests.test_gui_mapping import find_row
-from tests.test_gui_run import close_window
 
 
 def viewer_with(qtbot: QtBot, value, root="nodes.fetch.output", services=None) -> DataViewer:
@@ -143,20 +142,20 @@ def test_a_blob_reference_shows_its_size_a_preview_and_saves(qtbot, tmp_path, mo
         assert body.siblingAtColumn(1).data() == blob_label(ref)
         assert body.siblingAtColumn(1).data().endswith("MB JSON")
         viewer.tree.setCurrentIndex(body)
-        assert viewer.blob_label.text().startswith(f"<b>{blob_label(ref)}</b>")
-        assert "showing the first 64 kB" in viewer.blob_label.text()
-        assert viewer.blob_preview.toPlainText().startswith('[{"id":0,"text":"éé')
+        assert viewer.blob.label.text().startswith(f"<b>{blob_label(ref)}</b>")
+        assert "showing the first 64 kB" in viewer.blob.label.text()
+        assert viewer.blob.preview.toPlainText().startswith('[{"id":0,"text":"éé')
         target = tmp_path / "saved.json"
         monkeypatch.setattr(QFileDialog, "getSaveFileName",
                             staticmethod(lambda *args, **kwargs: (str(target), "")))
-        viewer.blob_save.click()
+        viewer.blob.save.click()
         assert json.loads(target.read_text()) == rows
         assert "Saved" in viewer.status.text()
 
         missing = dict(ref, **{"$blob": "sha256:" + "0" * 64})
         viewer.set_value(missing, "nodes.fetch.output", "last run")  # an output that is a ref
-        assert "cannot read it" in viewer.blob_label.text()
-        assert blob_label(missing) in viewer.blob_label.text()
+        assert "cannot read it" in viewer.blob.label.text()
+        assert blob_label(missing) in viewer.blob.label.text()
     finally:
         services.close()
 
@@ -198,7 +197,7 @@ def test_node_details_show_input_settings_and_output(qtbot, qapp, tmp_path, monk
             assert window.details_dialog.node_id == "message"
             window.details_dialog.close()
         finally:
-            close_window(window)
+            close_data_window(window)
 
 
 def test_a_pinned_output_shows_its_pin_and_the_button_unpins_it(qtbot, tmp_path):
@@ -224,4 +223,4 @@ def test_a_pinned_output_shows_its_pin_and_the_button_unpins_it(qtbot, tmp_path)
         assert window.inspector.widget().findChild(DataViewer, "run.input") \
             .tree_model.index(0, 0) != QModelIndex()
     finally:
-        close_window(window)
+        close_data_window(window)

@@ -16,6 +16,7 @@ from app.ui.fields.code_edit import CodeEdit
 from tests.conftest import ARTIFACTS
 from tests.gui_data import (
     api_run,
+    close_data_window,
     data_window,
     drag_over,
     drop_on,
@@ -23,14 +24,13 @@ from tests.gui_data import (
     show_run,
     themed,
 )
-from tests.test_gui_run import close_window
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
     win = data_window(qtbot, tmp_path)
     yield win
-    close_window(win)
+    close_data_window(win)
 
 
 def find_row(viewer: DataViewer, *keys):
@@ -137,4 +137,4 @@ def test_a_drag_shows_where_it_will_land_and_leaving_clears_it(qtbot, qapp, tmp_
                 not field.property("dropTarget")
             dialog.close()
         finally:
-            close_window(window)
+            close_data_window(window)

@@ -81,6 +81,7 @@ class Inspector(QScrollArea):
         return super().event(event)
 
     def _model_changed(self) -> None:
+        self.assist.refresh()  # for_each changes what item and index are
         if self._committing:
             return
         if self.node_id is not None and self.node_id not in {n.id for n in
@@ -219,8 +220,6 @@ class Inspector(QScrollArea):
                "config sees the element as item and its position as index; its output is "
                "the list of the elements' outputs, in order.")
         each.setToolTip(tip)
-        each.editingFinished.connect(lambda: self._commit(lambda: self.editor.update_node(
-            node_id, "Change for each", for_each=each.text().strip() or None)))
         form.addRow(_tipped("For each", tip), each)
         preview = _preview_label()
         form.addRow("", preview)
@@ -233,6 +232,14 @@ class Inspector(QScrollArea):
         concurrency.editingFinished.connect(lambda: self._commit(lambda: self.editor.update_node(
             node_id, "Change concurrency", concurrency=concurrency.value())))
         form.addRow("At once", concurrency)
+
+        def commit_each() -> None:
+            text = each.text().strip() or None
+            concurrency.setEnabled(bool(text))
+            self._commit(lambda: self.editor.update_node(node_id, "Change for each",
+                                                         for_each=text))
+
+        each.editingFinished.connect(commit_each)
 
     def _config_form(self, node_id: str) -> QGroupBox:
         node = self.editor.routine.node(node_id)

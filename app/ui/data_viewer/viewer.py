@@ -44,7 +44,6 @@ from app.ui.theme import is_dark
 
 PAGE = 50
 MAX_KEYS = 5000  # keys of an object shown at its top level
-PREVIEW_LIMIT = 64_000
 MODES = ("Table", "Tree", "JSON")
 
 

@@ -78,7 +78,7 @@ class Popup(QTreeWidget):
         self.setUniformRowHeights(True)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setColumnWidth(0, 170)
-        self.resize(480, 220)
+        self.setStyleSheet("QTreeWidget#completion-popup { border: 1px solid palette(mid); }")
         self.target: TextInput | None = None
 
     def offer(self, target: TextInput, suggestions: list[Suggestion]) -> None:
@@ -90,8 +90,15 @@ class Popup(QTreeWidget):
             self.addTopLevelItem(item)
         self.setCurrentItem(self.topLevelItem(0))
         self.target = target
+        rows = max(1, min(len(suggestions), 10))
+        self.resize(480, rows * max(self.sizeHintForRow(0), 18) + 2 * self.frameWidth() + 2)
         rect = target.cursorRect()
-        self.move(target.mapToGlobal(QPoint(rect.left(), rect.bottom() + 4)))
+        at = target.mapToGlobal(QPoint(rect.left(), rect.bottom() + 4))
+        window = target.window().geometry()  # kept inside the window, not cut at its edge
+        at.setX(max(window.left(), min(at.x(), window.right() - self.width())))
+        if at.y() + self.height() > window.bottom():
+            at.setY(target.mapToGlobal(rect.topLeft()).y() - self.height() - 4)
+        self.move(at)
         self.show()
 
     def chosen(self) -> Suggestion | None:
@@ -261,6 +268,8 @@ class Assist(QObject):
             label.hide()
             return
         current = value() if value else text
+        if isinstance(current, str):
+            current = complete_part(current)
         key = id(label)
         generation = self._generation.get(key, 0) + 1
         self._generation[key] = generation
@@ -299,6 +308,13 @@ def preview_text(value: Any, limit: int = 300) -> str:
     else:
         shown = json.dumps(value, default=str)
     return f"{shown}   · {type_name(value)}" if not isinstance(value, dict | list) else shown
+
+
+def complete_part(text: str) -> str:
+    """The text before an expression still being typed (``{{`` without ``}}``): what the
+    preview can already show while the rest is typed."""
+    start = text.rfind("{{")
+    return text[:start] if start >= 0 and "}}" not in text[start:] else text
 
 
 def _highlight(field: TextInput, on: bool) -> None:

@@ -1,0 +1,75 @@
+"""A blob reference under the viewer: what it is ("12.3 MB JSON"), its first 64 kB, and
+Save as… — read through the services (blob_preview, save_blob), never whole into memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.data_viewer.values import blob_label
+
+PREVIEW_LIMIT = 64_000
+
+
+class BlobPanel(QWidget):
+    def __init__(self, services: Any, status: QLabel):
+        super().__init__()
+        self.setObjectName("viewer.blob")
+        self.services, self.status = services, status
+        self.ref: dict[str, Any] | None = None
+        self.label = QLabel(wordWrap=True)
+        self.label.setObjectName("viewer.blob.label")
+        self.preview = QPlainTextEdit(readOnly=True, maximumHeight=160)
+        self.save = QPushButton("Save as…")
+        self.save.clicked.connect(self.save_as)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(self.label, 1)
+        top.addWidget(self.save)
+        layout.addLayout(top)
+        layout.addWidget(self.preview)
+        self.hide()
+
+    def show_ref(self, ref: dict[str, Any]) -> None:
+        self.ref = ref
+        self.show()
+        preview = getattr(self.services, "blob_preview", None)
+        self.save.setVisible(hasattr(self.services, "save_blob"))
+        if preview is None:
+            self.label.setText(f"<b>{blob_label(ref)}</b> — stored by reference; no preview "
+                               "here")
+            self.preview.hide()
+            return
+        try:
+            shown = preview(ref, limit=PREVIEW_LIMIT)
+        except Exception as exc:  # a missing or unreadable blob is said, never raised
+            self.label.setText(f"<b>{blob_label(ref)}</b> — cannot read it: {exc}")
+            self.preview.hide()
+            return
+        more = f" · showing the first {PREVIEW_LIMIT // 1000} kB" if shown.truncated else ""
+        self.label.setText(f"<b>{shown.description}</b>{more}")
+        self.preview.setPlainText(shown.text)
+        self.preview.show()
+
+    def save_as(self) -> None:
+        if self.ref is None or not hasattr(self.services, "save_blob"):
+            return
+        target, _ = QFileDialog.getSaveFileName(self, "Save as", str(Path.home()))
+        if not target:
+            return
+        try:
+            self.services.save_blob(self.ref, Path(target))
+            self.status.setText(f"Saved {blob_label(self.ref)} to {target}")
+        except Exception as exc:  # said in one line under the viewer
+            self.status.setText(f"Could not save: {exc}")
