@@ -15,9 +15,22 @@ from typing import Any
 import certifi
 import httpx
 
+from app.blobs import JSON_MEDIA_TYPE, BlobError, BlobRef, BlobStore
 from app.plugin_api import ActivityContext, Plugin, PluginError
+from plugins.streams import (
+    BlobBody,
+    BlobSink,
+    StreamRedactor,
+    blob_error,
+    media_type_of,
+    no_store,
+    store_of,
+)
 
-MAX_RESPONSE_BYTES = 1_500_000  # Temporal rejects payloads over 2 MB.
+MAX_RESPONSE_BYTES = 1_500_000
+"""A body up to this size is returned parsed (JSON) or as text; a larger one goes to the blob
+store as it arrives and ``body`` is its reference. Without a store it is an error (Temporal
+refuses payloads over 2 MB)."""
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -43,11 +56,8 @@ async def _request(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) 
     key = getattr(ctx, "idempotency_key", "")
     if key and not any(name.lower() == "idempotency-key" for name in headers):
         headers["Idempotency-Key"] = key  # a key set in the config wins
-    kwargs: dict[str, Any] = {}
-    if "json" in config:
-        kwargs["json"] = config["json"]
-    elif "body" in config:
-        kwargs["content"] = str(config["body"]).encode()
+    store = store_of(ctx)
+    kwargs = await _payload(config, store, headers)
     credential = _Credential()
     if config.get("credential"):
         credential = _credential(await ctx.credential(str(config["credential"])))
@@ -60,9 +70,11 @@ async def _request(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) 
         response = await _send(client, _with_credential(request, credential, target),
                                credential, target, where)
         try:
-            body = await _read_limited(response, where)
+            body = await _read_body(response, where, store, getattr(ctx, "secrets", ()))
         finally:
             await response.aclose()
+    except BlobError as exc:
+        raise blob_error(exc, where) from None
     except httpx.TimeoutException:
         raise PluginError(f"{where} timed out after {timeout:g} s", retryable=True,
                           kind="Timeout") from None
@@ -81,7 +93,37 @@ async def _request(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) 
     if status >= 400:
         raise PluginError(f"{where} returned {status} — check the URL and request",
                           kind="HTTP4xx")
+    if isinstance(body, BlobRef):
+        return {"status": status, "headers": dict(response.headers), "body": body.to_json()}
     return {"status": status, "headers": dict(response.headers), "body": _decode(response, body)}
+
+
+async def _payload(config: Mapping[str, Any], store: BlobStore | None,
+                   headers: dict[str, str]) -> dict[str, Any]:
+    """httpx's arguments for the request body. A ``json`` or ``body`` that is a blob
+    reference is streamed from the store (its Content-Type from the reference unless the
+    headers say otherwise), never loaded."""
+    field_name = "json" if "json" in config else "body" if "body" in config else None
+    if field_name is None:
+        return {}
+    value = config[field_name]
+    ref = BlobRef.of(value)
+    if ref is None:
+        return {"json": value} if field_name == "json" else {"content": str(value).encode()}
+    if store is None:
+        raise no_store(field_name)
+    try:
+        if not await asyncio.to_thread(store.exists, ref):
+            raise PluginError(f"{field_name} is stored data that is gone from "
+                              f"{store.description}; re-run the node that made it",
+                              kind="BlobMissing")
+    except BlobError as exc:
+        raise blob_error(exc, field_name) from None
+    names = {name.lower() for name in headers}
+    if "content-type" not in names:
+        headers["Content-Type"] = JSON_MEDIA_TYPE if field_name == "json" else ref.media_type
+    headers["Content-Length"] = str(ref.size)  # sent as is, not chunked
+    return {"content": BlobBody(store, ref)}
 
 
 async def _send(client: httpx.AsyncClient, request: httpx.Request, credential: _Credential,
@@ -163,17 +205,41 @@ def _credential(credential: Mapping[str, Any]) -> _Credential:
                       "bearer_token, basic_auth, header, api_key", kind="BadConfig")
 
 
-async def _read_limited(response: httpx.Response, where: str) -> bytes:
+async def _read_body(response: httpx.Response, where: str, store: BlobStore | None,
+                     secrets: Any) -> bytes | BlobRef:
+    """The body in memory up to :data:`MAX_RESPONSE_BYTES`; past that, with a blob store,
+    everything streams into a blob (memory stays at about one batch) and its reference is
+    returned; without one, an error. Secrets the credential resolved are scrubbed from a
+    stored body as it streams (a small body is scrubbed with the rest of the output)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    stream = response.aiter_bytes()
+    async for chunk in stream:
         size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise PluginError(f"{where}: response is larger than "
-                              f"{MAX_RESPONSE_BYTES // 1000} kB, the limit for a node output",
-                              kind="TooLarge")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if size > MAX_RESPONSE_BYTES:
+            break
+    else:
+        return b"".join(chunks)
+    if store is None:
+        raise PluginError(f"{where}: response is larger than {MAX_RESPONSE_BYTES // 1000} kB, "
+                          "the limit for a node output on a worker without a blob store",
+                          kind="TooLarge")
+    media_type = media_type_of(response.headers.get("content-type", ""))
+    sink = BlobSink(store, media_type, check_json=media_type == JSON_MEDIA_TYPE)
+    scrub = StreamRedactor(secrets)
+    try:
+        for chunk in chunks:
+            await sink.write(scrub.feed(chunk) if scrub else chunk)
+        chunks.clear()
+        async for chunk in stream:
+            await sink.write(scrub.feed(chunk) if scrub else chunk)
+        if scrub:
+            await sink.write(scrub.finish())
+        return await sink.close()
+    except BaseException:
+        await sink.abort()
+        raise
 
 
 def _decode(response: httpx.Response, body: bytes) -> Any:
@@ -192,7 +258,9 @@ PLUGINS = [
     Plugin(
         id="http.request", title="HTTP Request", category="Network", runs_in="activity",
         icon="http", execute=_request,
-        description="Call an HTTP API. 5xx and connection errors retry; 4xx fails at once.",
+        description="Call an HTTP API. 5xx and connection errors retry; 4xx fails at once. "
+                    "A body over 1.5 MB is streamed to the blob store and returned as a "
+                    "reference.",
         credential_kinds=("api_key", "bearer_token", "basic_auth", "header"),
         config_schema={
             "type": "object",
@@ -201,8 +269,12 @@ PLUGINS = [
                 "url": {"type": "string", "minLength": 1},
                 "headers": _STRING_MAP,
                 "query": _STRING_MAP,
-                "json": {},
-                "body": {"type": "string"},
+                "json": {"description": "a value sent as JSON, or stored JSON (a reference) "
+                                        "streamed from the blob store"},
+                "body": {"anyOf": [{"type": "string"}, {"type": "object"}],
+                         "x-widget": "multiline",
+                         "description": "text sent as is, or stored data (a reference) "
+                                        "streamed from the blob store"},
                 "timeout_s": {"type": "number", "exclusiveMinimum": 0},
                 "credential": {"type": "string", "x-widget": "credential",
                                "description": "sent only to this URL's origin"},
