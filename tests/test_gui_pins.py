@@ -4,12 +4,15 @@ to here (the API is not called again, nothing downstream runs), type a pin, unpi
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QContextMenuEvent, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from app.routine import parse_routine
 from tests.conftest import ARTIFACTS
+from tests.helpers import node, routine, slow, transform
 from tests.test_gui_run import close_window, open_window, run_on_qt_loop
 from tests.test_gui_run_input import finished_future
 from tests.test_pins import api_routine
@@ -186,3 +189,45 @@ def test_a_pinned_node_in_the_dark_theme(qapp, tmp_path, monkeypatch, temporal, 
         close_window(window)
         monkeypatch.setenv("KIANAX_THEME", "light")
         apply_theme(qapp)
+
+
+def test_a_for_each_node_shows_its_progress_while_it_runs(qapp, tmp_path, temporal,
+                                                          http_server):
+    """Run Now draws "done/total" on a for_each node's card from the engine's progress
+    events, and clears it when the node ends."""
+    http_server.routes["/item"] = slow(0.05)
+    document = routine([transform("list", {"items": list(range(30))}),
+                        node("each", "http.request", url=f"{http_server.url}/item")],
+                       [("list", "each")], rid="each")
+    document["nodes"][1].update(for_each="{{ input.items }}", concurrency=2)
+    for x, item in zip((0, 280), document["nodes"], strict=True):
+        item["position"] = [x, 80]
+    window = open_window(tmp_path, temporal.info.address)
+    window.services.store.save_routine(document)
+    window.open_routine("each")
+    seen: list[tuple[int, int]] = []
+
+    async def scenario():
+        await window.start_engine()
+        finished = finished_future(window)
+        window.run_action.trigger()
+        while not finished.done():
+            shown = window.scene.progress.get("each")
+            if shown is not None and (not seen or seen[-1] != shown):
+                seen.append(shown)
+            if shown is not None and 0 < shown[0] < shown[1] and len(seen) == 3:
+                window.grab().save(str(ARTIFACTS / "pins-for-each-progress-light.png"))
+            await asyncio.sleep(0.02)
+        state = await finished
+        await window.shutdown()
+        return state
+
+    try:
+        state = run_on_qt_loop(qapp, scenario)
+    finally:
+        close_window(window)
+    assert state["status"] == "completed", state.get("error")
+    assert len(state["nodes"]["each"]["output"]) == 30
+    assert any(0 < done < 30 and total == 30 for done, total in seen), seen
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)  # only forward
+    assert "each" not in window.scene.progress  # cleared when the node ended

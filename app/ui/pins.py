@@ -254,9 +254,7 @@ class PinPanel:
         except Exception as exc:  # a store fault: say it, keep the editor usable
             self.statusBar().showMessage(f"Cannot read the pins: {exc}", 8000)
             self.pinned_ids = frozenset()
-        set_pinned = getattr(self.scene, "set_pinned", None)  # the canvas's pin badge
-        if set_pinned is not None:
-            set_pinned(set(self.pinned_ids))
+        self.scene.set_pinned(set(self.pinned_ids))  # the canvas's pin badge
         self._selection_changed()
 
     # Provided by the window and the other mixins

@@ -261,6 +261,11 @@ class RunPanel:
                                            seconds_between(event.get("started_at"),
                                                            event.get("finished_at")))
             self.scene.set_run_marks(marks)
+            progress = event.get("progress")  # a for_each node's [done, total]
+            if isinstance(progress, list) and len(progress) == 2:
+                running = event["status"] == "running"
+                self.scene.set_progress(event["node"], progress[0],
+                                        progress[1] if running else None)
 
         try:
             state = await self.runtime.run(
