@@ -21,7 +21,7 @@ from app.ui.fields.completions import FUNCTION_DOCS, suggest
 from app.ui.fields.labels import field_label, humanise
 from tests.bench.bench_editor import big_routine
 from tests.conftest import ARTIFACTS
-from tests.gui_data import api_run, close_data_window, data_window, show_run, themed
+from tests.gui_data import ISSUES, api_run, close_data_window, data_window, show_run, themed
 from tests.helpers import routine, transform
 from tests.test_gui_run import open_window, run_on_qt_loop
 
@@ -261,5 +261,21 @@ def test_benchmark_autocomplete_and_preview_on_the_500_node_routine(qtbot, tmp_p
               f"of which the key's own handling median {statistics.median(hd):.1f} ms)")
         assert statistics.median(ms) < 50 and statistics.median(pv) < 30
         assert max(ms) < 250 and max(pv) < 250  # a shared, busy machine: generous bounds
+    finally:
+        close_data_window(window)
+
+
+def test_the_preview_reads_inside_a_blob_reference_as_the_worker_does(qtbot, tmp_path):
+    window = data_window(qtbot, tmp_path)
+    try:
+        ref = window.services.blobs.put_json(ISSUES).to_json()
+        state = api_run()
+        state["nodes"]["fetch"]["output"]["body"] = ref
+        show_run(window, state, "message")
+        value = field(window, "value")
+        type_into(qtbot, value, "{{ nodes.fetch.output.body.items[1].title }}")
+        label = preview(window, "value")
+        qtbot.waitUntil(lambda: label.text() == "= New issue: Disk full on host-1   · string",
+                        timeout=3000)
     finally:
         close_data_window(window)

@@ -63,7 +63,8 @@ class Inspector(QScrollArea):
         self.node_id: str | None = None
         self.last_run: Mapping[str, Any] | None = None
         self.assist = Assist(lambda: self.run_data().context(self.editor.routine, self.node_id),
-                             lambda: {n.id: n.title for n in self.editor.routine.nodes})
+                             lambda: {n.id: n.title for n in self.editor.routine.nodes},
+                             self._resolver)
         self.setWidgetResizable(True)
         self.setMinimumWidth(300)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -109,6 +110,14 @@ class Inspector(QScrollArea):
             except Exception:  # a store fault must not empty the inspector
                 log.exception("reading the pins or test input of %s failed", rid)
         return RunData(self.last_run, pins, test_input)
+
+    def _resolver(self) -> Any:
+        """Previews read inside blob references as the worker does (only the part used)."""
+        if self.services is None or not hasattr(self.services, "blobs"):
+            return None
+        from app.blobs.lazy import resolver
+
+        return resolver(self.services.blobs)
 
     def show_node(self, node_id: str | None) -> None:
         self.node_id = node_id

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.routine.expressions import ExpressionError, render
+from app.routine.references import NeedsData
 from app.ui.data_viewer import paths
 from app.ui.data_viewer.values import summary, type_name
 from app.ui.fields.code_edit import CodeEdit
@@ -120,9 +121,11 @@ class Assist(QObject):
     rendered with (built from the last run or pins), ``titles()`` the routine's nodes."""
 
     def __init__(self, context: Callable[[], Mapping[str, Any]],
-                 titles: Callable[[], Mapping[str, str]]):
+                 titles: Callable[[], Mapping[str, str]],
+                 resolve: Callable[[], Any] | None = None):
         super().__init__()
         self.context, self.titles = context, titles
+        self.resolve = resolve  # gives the reader of stored data (blob references), if any
         self.popup = Popup()
         self.popup.itemClicked.connect(lambda _item, _col: self.accept())
         self._fields: dict[QObject, tuple[TextInput, QLabel | None]] = {}
@@ -279,9 +282,14 @@ class Assist(QObject):
     def _render(self, label: QLabel, generation: int, value: Any,
                 context: Mapping[str, Any]) -> None:
         try:
-            text, error = preview_text(render(value, context)), False
+            resolve = self.resolve() if self.resolve else None
+            text, error = preview_text(render(value, context, resolve=resolve)), False
         except ExpressionError as exc:
             text, error = str(exc), True
+        except NeedsData:
+            text, error = "reads stored data: shown when the node runs", False
+        except Exception as exc:  # a blob store that cannot be read, say: said, not raised
+            text, error = f"cannot preview: {exc}", True
         self._results.ready.emit(label, generation, text, error)
 
     def _show_preview(self, label: QLabel, generation: int, text: str, error: bool) -> None:
