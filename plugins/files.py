@@ -26,16 +26,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.blobs import BlobError, BlobRef, BlobStore
 from app.plugin_api import ActivityContext, Plugin, PluginError
 from app.routine.runstate import MAX_PAYLOAD_BYTES, describe_size, json_size
 from plugins import atomic_write
+from plugins.file_blobs import BOM, STORED_FORMATS, chunks, to_store
+from plugins.streams import blob_chunks, blob_error, no_store, store_of
 
 FORMATS = ("text", "json", "csv", "lines", "binary")
 WRITE_MODES = ("overwrite", "append", "create")
 READ_LIMIT = MAX_PAYLOAD_BYTES - 10_000
 """Bytes a text/json/csv/lines file may have: its content must fit in one node output."""
 BINARY_LIMIT = READ_LIMIT * 3 // 4
-"""Bytes a binary file may have: base64 makes 4 characters of every 3 bytes."""
+"""Bytes a binary file may have without a blob store: base64 makes 4 characters of 3 bytes."""
+
 LIST_LIMIT = 10_000
 LIST_SCAN_LIMIT = 200_000
 """Folder entries a recursive listing looks at before it stops (``truncated``)."""
@@ -90,19 +94,27 @@ async def _read(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> 
     delimiter = str(config.get("delimiter", ","))
     if form == "csv" and len(delimiter) != 1:
         raise PluginError("delimiter must be one character", kind="BadConfig")
-    data = await _in_thread(_read_bytes, path, BINARY_LIMIT if form == "binary" else READ_LIMIT)
+    store = store_of(ctx)
+    data = await _in_thread(_read_file, path, form, store)
+    if isinstance(data, BlobRef):
+        return {"path": str(path), "size": data.size, "content": data.to_json()}
     content = _parse(data, path, form, delimiter)
     output = {"path": str(path), "size": len(data), "content": content}
-    if json_size(output, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES:
-        raise PluginError(f"{path} read as {form} is over the {describe_size(MAX_PAYLOAD_BYTES)}"
-                          " a node output can be (non-ASCII text and csv keys take more room "
-                          "than their bytes); read it in smaller pieces", kind="TooLarge")
-    return output
+    if json_size(output, MAX_PAYLOAD_BYTES) <= MAX_PAYLOAD_BYTES:
+        return output
+    if store is not None and form in STORED_FORMATS:  # non-ASCII text grows as JSON
+        ref = await _in_thread(to_store, store, [data.removeprefix(BOM)], path, form)
+        return {**output, "content": ref.to_json()}
+    raise PluginError(f"{path} read as {form} is over the {describe_size(MAX_PAYLOAD_BYTES)} a "
+                      "node output can be (non-ASCII text and csv keys take more room than their "
+                      f"bytes); {_instead(form, store)}", kind="TooLarge")
 
 
-def _read_bytes(path: Path, limit: int) -> bytes:
-    """The file's bytes, refused from its size before reading; never more than ``limit + 1``
-    bytes are read, so a file that grows meanwhile cannot take the memory either."""
+def _read_file(path: Path, form: str, store: BlobStore | None) -> bytes | BlobRef:
+    """The file's bytes, refused from its size before reading (never more than the limit
+    + 1 bytes are read, so a file that grows meanwhile cannot take the memory either) — or,
+    with a blob store, a binary file or a large text/JSON file streamed into the store."""
+    limit = BINARY_LIMIT if form == "binary" else READ_LIMIT
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
@@ -111,22 +123,34 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise PluginError(f"cannot read {path}: it is not a regular file (a device, "
                               "pipe or socket)", kind="FileError")
-        if info.st_size > limit:
-            raise _too_large(path, info.st_size, limit)
         with path.open("rb") as file:
+            if store is not None and (form == "binary" or (form in STORED_FORMATS
+                                      and info.st_size > limit)):
+                return to_store(store, chunks(file, form != "binary"), path, form)
+            if info.st_size > limit:
+                raise _too_large(path, info.st_size, limit, form, store)
             data = file.read(limit + 1)
     except OSError as exc:
         raise _os_error(exc, path, "read") from None
     if len(data) > limit:
-        raise _too_large(path, len(data), limit)
+        raise _too_large(path, len(data), limit, form, store)
     return data
 
 
-def _too_large(path: Path, size: int, limit: int) -> PluginError:
-    blob = (" needs the blob store, which Kianax does not have yet"
-            if limit == BINARY_LIMIT else " cannot be one node output")
+def _instead(form: str, store: BlobStore | None) -> str:
+    if form not in STORED_FORMATS and form != "binary":  # rows and lines are never stored
+        return "read it with format text or binary, which a worker with a blob store keeps " \
+            "by reference"
+    if store is None:
+        return "a worker with a blob store keeps a larger file by reference"
+    return "read it in smaller pieces"
+
+
+def _too_large(path: Path, size: int, limit: int, form: str,
+               store: BlobStore | None) -> PluginError:
     return PluginError(f"{path} is {describe_size(size)}, over the {describe_size(limit)} "
-                       f"limit: a larger file{blob}", kind="TooLarge")
+                       f"limit of a node output as {form}; {_instead(form, store)}",
+                       kind="TooLarge")
 
 
 def _parse(data: bytes, path: Path, form: str, delimiter: str) -> Any:
@@ -183,17 +207,24 @@ async def _write(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) ->
                           kind="BadConfig")
     if "content" not in config:
         raise PluginError("content is required", kind="BadConfig")
-    data = _serialize(config["content"])  # before any file is touched
-    size = await _in_thread(_write_file, path, data, mode, bool(config.get("make_dirs")))
+    content, store = config["content"], store_of(ctx)
+    ref = BlobRef.of(content)
+    if ref is None:
+        data: atomic_write.Content = _serialize(content)  # before any file is touched
+    elif store is None:
+        raise no_store("content")
+    else:
+        data = blob_chunks(store, ref)  # streamed: read as the file is written
+    try:
+        size = await _in_thread(_write_file, path, data, mode, bool(config.get("make_dirs")))
+    except BlobError as exc:  # the old file is untouched (an append is taken back)
+        raise blob_error(exc, f"cannot write {path}") from None
     return {"path": str(path), "size": size}
 
 
 def _serialize(content: Any) -> bytes:
     """A string is written as UTF-8 text, ``{"base64": ...}`` as its bytes, anything else
-    as indented JSON."""
-    if isinstance(content, dict) and "$blob" in content:
-        raise PluginError("content is a blob reference; Kianax has no blob store yet, so "
-                          "only inline content can be written", kind="BadConfig")
+    as indented JSON (a blob reference is streamed instead, by the caller)."""
     if isinstance(content, dict) and set(content) == {"base64"}:
         try:
             return base64.b64decode(str(content["base64"]), validate=True)
@@ -212,7 +243,7 @@ def _serialize(content: Any) -> bytes:
                           kind="BadContent") from None
 
 
-def _write_file(path: Path, data: bytes, mode: str, make_dirs: bool) -> int:
+def _write_file(path: Path, data: atomic_write.Content, mode: str, make_dirs: bool) -> int:
     # A symlink is written through: its target changes and the link stays a link.
     target = Path(os.path.realpath(path))
     folder = target.parent
@@ -308,7 +339,8 @@ PLUGINS = [
         id="files.read", title="Read File", category="Files", runs_in="activity", icon="file",
         execute=_read, needs_trust=True,
         description="Read a file on the worker's machine as text, JSON, CSV rows, lines or "
-                    "base64 bytes.",
+                    "bytes (binary: a blob store reference; base64 without a store). Large "
+                    "text and JSON files are kept in the blob store.",
         config_schema={
             "type": "object",
             "properties": {
@@ -316,7 +348,8 @@ PLUGINS = [
                          "description": "absolute path, or one starting with ~"},
                 "format": {"enum": list(FORMATS), "default": "text",
                            "description": "text, json (parsed), csv (list of row objects), "
-                                          "lines (list of strings) or binary (base64)"},
+                                          "lines (list of strings) or binary (a blob "
+                                          "reference; base64 without a blob store)"},
                 "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ",",
                               "description": "CSV field separator"},
             },
@@ -335,7 +368,8 @@ PLUGINS = [
                          "description": "absolute path, or one starting with ~"},
                 "content": {"x-widget": "multiline",
                             "description": "text is written as is; other values as JSON; "
-                                           '{"base64": "..."} as bytes'},
+                                           '{"base64": "..."} as bytes; stored data (a '
+                                           "reference) streamed from the blob store"},
                 "mode": {"enum": list(WRITE_MODES), "default": "overwrite",
                          "description": "overwrite, append, or create (fails if it exists)"},
                 "make_dirs": {"type": "boolean", "default": False,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import ijson
@@ -197,3 +197,11 @@ def media_type_of(content_type: str) -> str:
     if "json" in bare:
         return JSON_MEDIA_TYPE
     return bare if "/" in bare and len(bare) <= 100 else "application/octet-stream"
+
+
+def blob_chunks(store: BlobStore, ref: BlobRef) -> Iterator[bytes]:
+    """Synchronous: a stored blob's bytes in chunks of :data:`READ_CHUNK` (its integrity
+    is checked as it is read: BlobError at the end of a blob that does not match)."""
+    with store.open(ref) as stream:
+        while chunk := stream.read(READ_CHUNK):
+            yield chunk

@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 
+from app.blobs import JSON_MEDIA_TYPE, BlobRef, FolderStore, is_ref
 from app.plugin_api import PluginError
 from app.plugin_api.redaction import CredentialContext
 from app.plugin_api.registry import PluginRegistry
 from app.routine.runstate import MAX_PAYLOAD_BYTES, json_size
 from plugins import files
 from tests.helpers import node, routine
+from tests.peak_memory import Peak
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,16 +34,17 @@ async def no_credentials(name: str) -> dict[str, Any]:
     raise AssertionError(f"no credential is needed ({name})")
 
 
-async def call(plugin: str, **config: Any) -> Any:
+async def call(plugin: str, store: FolderStore | None = None, **config: Any) -> Any:
+    """The plugin called as a worker calls it; ``store``: the worker's blob store."""
     execute = {"files.read": files._read, "files.write": files._write,
                "files.list": files._list}[plugin]
-    return await execute(CredentialContext("n", 1, logging.getLogger("t"), no_credentials),
-                         None, config)
+    return await execute(CredentialContext("n", 1, logging.getLogger("t"), no_credentials,
+                                           blobs=store), None, config)
 
 
-async def fails(plugin: str, **config: Any) -> PluginError:
+async def fails(plugin: str, store: FolderStore | None = None, **config: Any) -> PluginError:
     with pytest.raises(PluginError) as caught:
-        await call(plugin, **config)
+        await call(plugin, store, **config)
     return caught.value
 
 
@@ -140,12 +143,14 @@ async def test_a_huge_file_is_refused_from_its_size_before_it_is_read(tmp_path: 
     began = time.perf_counter()
     error = await fails("files.read", path=str(huge), format="lines")
     took = time.perf_counter() - began
-    assert str(error).startswith(f"{huge} is 5000.0 MB, over the 1.5 MB limit")
+    assert str(error).startswith(f"{huge} is 5.0 GB, over the 1.5 MB limit of a node output "
+                                 "as lines; read it with format text or binary")
     assert error.kind == "TooLarge" and took < 0.5, took
     big = tmp_path / "photo.raw"
     big.write_bytes(b"\0" * 2_000_000)
     error = await fails("files.read", path=str(big), format="binary")
-    assert "2.0 MB, over the 1.1 MB limit: a larger file needs the blob store" in str(error)
+    assert "2.0 MB, over the 1.1 MB limit of a node output as binary; a worker with a blob " \
+        "store keeps a larger file by reference" in str(error)
     # Within the byte limit but not within the output limit once escaped as JSON:
     (tmp_path / "wide.txt").write_text("\u2603" * 400_000)  # 1.2 MB of UTF-8, 2.4 MB of JSON
     assert "over the 1.5 MB a node output can be" in str(
@@ -262,3 +267,113 @@ async def test_a_routine_writes_reads_and_lists_files_on_the_engine(
     outputs = {nid: n["output"] for nid, n in state["nodes"].items()}
     assert outputs["read"]["content"] == [{"sku": "A1", "qty": "3"}, {"sku": "B2", "qty": "5"}]
     assert [f["name"] for f in outputs["list"]["files"]] == ["rows.csv"]
+
+
+# --- with a blob store (issue 13): files of any size by reference -------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FolderStore:
+    return FolderStore(tmp_path / "blobs", None)
+
+
+async def test_a_20_mb_binary_file_streams_through_the_store_byte_for_byte(
+        tmp_path: Path, store: FolderStore) -> None:
+    original = os.urandom(20_000_000)
+    source, copy, log = tmp_path / "scan.png", tmp_path / "out" / "copy.png", tmp_path / "log"
+    source.write_bytes(original)
+    log.write_bytes(b"head:")
+    with Peak() as peak:
+        read = await call("files.read", store, path=str(source), format="binary")
+        written = await call("files.write", store, path=str(copy), content=read["content"],
+                             make_dirs=True)
+        await call("files.write", store, path=str(log), content=read["content"], mode="append")
+    ref = BlobRef.of(read["content"])
+    assert ref is not None and ref.size == read["size"] == len(original)
+    assert ref.media_type == "image/png"  # from the file name
+    assert written == {"path": str(copy), "size": len(original)}
+    assert copy.read_bytes() == original
+    assert log.read_bytes() == b"head:" + original
+    assert peak.grown < 16_000_000, peak.grown  # streamed: never the whole 20 MB at once
+    error = await fails("files.read", path=str(source), format="binary")  # no store
+    assert error.kind == "TooLarge" and "a worker with a blob store" in str(error)
+
+
+async def test_large_json_and_text_files_are_kept_by_reference_once_checked(
+        tmp_path: Path, store: FolderStore) -> None:
+    rows = [{"n": i, "name": f"row {i}", "note": "é" * 20} for i in range(40_000)]
+    data = tmp_path / "rows.json"
+    data.write_bytes(b"\xef\xbb\xbf" + json.dumps(rows, indent=1).encode())  # with a BOM
+    read = await call("files.read", store, path=str(data), format="json")
+    ref = BlobRef.of(read["content"])
+    assert ref.media_type == JSON_MEDIA_TYPE and read["size"] == data.stat().st_size - 3
+    assert store.read_json(ref, 100_000_000)[39_999] == rows[39_999]
+
+    text = tmp_path / "big.log"
+    text.write_text("line ☃\n" * 400_000)
+    read = await call("files.read", store, path=str(text))
+    assert BlobRef.of(read["content"]).media_type == "text/plain"
+    assert store.read(BlobRef.of(read["content"]), 10**8) == text.read_bytes()
+    # Under the byte limit, but over the output limit once escaped as JSON: stored too.
+    (tmp_path / "wide.txt").write_text("\u2603" * 400_000)
+    assert is_ref((await call("files.read", store, path=str(tmp_path / "wide.txt")))["content"])
+
+    before = list(store.entries())
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(json.dumps(rows).encode()[:-1])
+    error = await fails("files.read", store, path=str(broken), format="json")
+    assert error.kind == "BadContent" and "is not valid JSON: parse error" in str(error)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"caf\xe9 " * 1_000_000)
+    error = await fails("files.read", store, path=str(latin))
+    assert error.kind == "BadContent" and "read it with format binary" in str(error)
+    assert list(store.entries()) == before  # nothing invalid was committed
+    rows_csv = tmp_path / "rows.csv"
+    rows_csv.write_text("n,name\n" + "".join(f"{i},row {i}\n" for i in range(200_000)))
+    error = await fails("files.read", store, path=str(rows_csv), format="csv")
+    assert error.kind == "TooLarge" and "read it with format text or binary" in str(error)
+
+
+async def test_a_reference_that_cannot_be_read_leaves_the_old_file_whole(
+        tmp_path: Path, store: FolderStore) -> None:
+    target = tmp_path / "report.bin"
+    target.write_bytes(b"old content")
+    gone = store.put_bytes(b"x" * 100, "application/octet-stream")
+    store.delete(gone.digest)
+    error = await fails("files.write", store, path=str(target), content=gone.to_json())
+    assert error.kind == "BlobMissing" and not error.retryable
+    ref = store.put_bytes(os.urandom(3_000_000), "application/octet-stream")
+    stored = store.path_of(ref.digest)
+    damaged = bytearray(stored.read_bytes())
+    damaged[2_000_000] ^= 1  # found only when the blob has been read to its end
+    stored.write_bytes(bytes(damaged))
+    for mode in ("overwrite", "append", "create"):
+        error = await fails("files.write", store, path=str(target if mode != "create" else
+                                                          tmp_path / "new.bin"),
+                            content=ref.to_json(), mode=mode)
+        assert "cannot write" in str(error), mode
+    assert target.read_bytes() == b"old content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blobs", "report.bin"]
+    error = await fails("files.write", path=str(target), content=ref.to_json())
+    assert error.kind == "BadConfig" and "no blob store" in str(error)
+
+
+async def test_a_routine_copies_a_20_mb_binary_file_through_the_store_on_the_engine(
+        client: Any, plugins: PluginRegistry, store: FolderStore, tmp_path: Path) -> None:
+    from app.engine.worker import build_worker
+    from tests.conftest import Runner
+
+    original = os.urandom(20_000_000)
+    (tmp_path / "in.bin").write_bytes(original)
+    document = routine([
+        node("read", "files.read", path=str(tmp_path / "in.bin"), format="binary"),
+        node("write", "files.write", path=str(tmp_path / "copy" / "out.bin"), make_dirs=True,
+             content="{{ nodes.read.output.content }}"),
+    ], [("read", "write")], rid="files-blob-e2e")
+    async with build_worker(client, "files-blobs-e2e-" + os.urandom(4).hex(), plugins,
+                            blobs=store) as worker:
+        state = await Runner(client, worker.task_queue).run(document)
+    assert state["status"] == "completed", state["error"]
+    assert is_ref(state["nodes"]["read"]["output"]["content"])
+    assert state["nodes"]["write"]["output"]["size"] == len(original)
+    assert (tmp_path / "copy" / "out.bin").read_bytes() == original
