@@ -3,25 +3,31 @@ paging and blob references — bounded for big values; in the inspector and node
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from app.paths import Paths
+from app.routine import parse_routine
 from app.services import Kianax
+from app.ui.data_viewer.details import open_details
 from app.ui.data_viewer.tree_model import MORE_ROLE, PATH_ROLE
 from app.ui.data_viewer.values import blob_label, search
 from app.ui.data_viewer.viewer import DataViewer
 from app.vault import Vault
 from tests.conftest import ARTIFACTS
 from tests.gui_data import api_run, close_data_window, data_window, show_run, themed
+from tests.helpers import routine, transform
 from tests.keyrings import MemoryKeyring
 from tests.test_gui_mapping import find_row
+from tests.test_gui_run import open_window, run_on_qt_loop
 
 
 def viewer_with(qtbot: QtBot, value, root="nodes.fetch.output", services=None) -> DataViewer:
@@ -189,6 +195,8 @@ def test_node_details_show_input_settings_and_output(qtbot, qapp, tmp_path, monk
             dialog.grab().save(str(ARTIFACTS / f"data-viewer-{theme}.png"))
             viewer.mode_group.button(0).click()  # the table of body.items, selected
             assert viewer.stack.currentWidget() is viewer.table
+            window.inspector.ensureWidgetVisible(  # the run box, scrolled to
+                window.inspector.widget().findChild(DataViewer, "run.output"))
             window.grab().save(str(ARTIFACTS / f"data-viewer-inspector-{theme}.png"))
             dialog.close()
             window.scene.select_nodes(["message"])
@@ -222,5 +230,36 @@ def test_a_pinned_output_shows_its_pin_and_the_button_unpins_it(qtbot, tmp_path)
         assert viewer.pinned
         assert window.inspector.widget().findChild(DataViewer, "run.input") \
             .tree_model.index(0, 0) != QModelIndex()
+    finally:
+        close_data_window(window)
+
+
+def test_run_to_here_from_node_details_fills_its_viewers(qapp, tmp_path, temporal, qtbot):
+    window = open_window(tmp_path, temporal.info.address)
+    doc = routine([transform("ticket", {"title": "Disk full", "tags": ["ops"]}),
+                   transform("message", "page: {{ input.title }}"),
+                   transform("after", "never run")],
+                  [("ticket", "message"), ("message", "after")], rid="gui-details")
+    window._show(parse_routine(doc), None)
+    dialog = open_details(window, "message")
+    assert dialog.output.stack.currentWidget() is dialog.output.empty  # nothing run yet
+
+    async def scenario():
+        await window.start_engine()
+        finished = asyncio.get_running_loop().create_future()
+        window.runFinished.connect(lambda state: finished.done() or finished.set_result(state))
+        QTest.keyClick(dialog, Qt.Key.Key_F6)  # Run to here, from the details view
+        state = await finished
+        await asyncio.sleep(0.05)
+        await window.shutdown()
+        return state
+
+    try:
+        state = run_on_qt_loop(qapp, scenario)
+        assert state["status"] == "completed" and "after" not in state["nodes"]
+        assert dialog.input.value == {"title": "Disk full", "tags": ["ops"]}
+        assert dialog.output.value == "page: Disk full"
+        assert dialog.output.tree_model.index(0, 1).data() == "page: Disk full"
+        dialog.close()
     finally:
         close_data_window(window)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -64,6 +65,7 @@ class DataViewer(QWidget):
         self.title = QLabel(f"<b>{title}</b>")
         self.source = QLabel()
         self.source.setObjectName("viewer.source")
+        self.source.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.pin_button = QPushButton("Pin this output")
         self.pin_button.setToolTip("Editor runs reuse this output instead of running the node "
                                    "(activated and CLI runs never do)")
@@ -92,7 +94,10 @@ class DataViewer(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(self._header())
-        layout.addWidget(self.search)
+        search_row = QHBoxLayout()  # two short rows fit the narrow inspector
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.pin_button)
+        layout.addLayout(search_row)
         layout.addLayout(self._pager())
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.status)
@@ -107,7 +112,6 @@ class DataViewer(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.title)
         row.addWidget(self.source, 1)
-        row.addWidget(self.pin_button)
         for position, mode in enumerate(MODES):
             button = QToolButton(text=mode, checkable=True, autoRaise=True)
             button.setObjectName(f"viewer.mode.{mode.lower()}")
@@ -141,8 +145,8 @@ class DataViewer(QWidget):
         tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         tree.header().setStretchLastSection(False)
         tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        tree.header().resizeSection(0, 160)
-        tree.header().resizeSection(2, 64)
+        tree.header().resizeSection(0, 120)
+        tree.header().resizeSection(2, 58)
         tree.activated.connect(self._activated)
         tree.doubleClicked.connect(self._activated)
         tree.selectionModel().currentChanged.connect(lambda current, _old:
