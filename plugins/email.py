@@ -19,12 +19,15 @@ from email.utils import formataddr, formatdate, getaddresses, make_msgid
 from pathlib import Path
 from typing import Any
 
+from app.blobs import BlobError, BlobRef, BlobStore
 from app.plugin_api import ActivityContext, Plugin, PluginError
 from plugins.email_fetch import fetch_config_schema, fetch_messages
 from plugins.mail_server import MailServer, connection_error, has_line_break, server_of
+from plugins.streams import blob_error, no_store, store_of
 
 MAX_ATTACHMENT_BYTES = 25_000_000
 """All attachments of one message together: most mail servers refuse more."""
+OCTET_STREAM = "application/octet-stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +44,29 @@ class Envelope:
         return list(dict.fromkeys(self.to + self.cc + self.bcc))
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file to attach: a path on the worker's machine, or stored data (a reference)."""
+
+    filename: str
+    media_type: str
+    path: Path | None = None
+    ref: BlobRef | None = None
+
+    @property
+    def size(self) -> int:
+        return self.ref.size if self.ref is not None else self.path.stat().st_size \
+            if self.path is not None else 0
+
+
 async def _send(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> Any:
     name = str(config.get("credential") or "")
     if not name:
         raise PluginError("credential is required (an smtp credential)", kind="BadConfig")
     server = server_of(await ctx.credential(name), "smtp", name, "email.send")
     envelope = _envelope(config, server)
-    attachments = await asyncio.to_thread(_read_attachments, _paths(config.get("attachments")))
+    attachments = await asyncio.to_thread(_read_attachments, _attachments(
+        config.get("attachments")), store_of(ctx))
     message = _message(config, envelope, attachments, getattr(ctx, "idempotency_key", ""))
     timeout = float(config.get("timeout_s", 30))
     refused = await asyncio.to_thread(_deliver, server, message, envelope, timeout)
@@ -94,45 +113,87 @@ def _envelope(config: Mapping[str, Any], server: MailServer) -> Envelope:
     return envelope
 
 
-def _paths(value: Any) -> list[Path]:
+def _attachments(value: Any) -> list[Attachment]:
+    """Each item: a file path (absolute or ~), a reference (``{"$blob", "size",
+    "media_type"}``), or ``{"content": <reference>, "filename"?, "media_type"?}`` — the
+    shape of a ``files.read`` binary output and of an ``email.fetch`` attachment, so either
+    can be passed on as it is (other keys are ignored)."""
     if value in (None, "", []):
         return []
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise PluginError("attachments must be a file path or a list of file paths",
-                          kind="BadConfig")
-    paths = [Path(item).expanduser() for item in items]
-    for raw, path in zip(items, paths, strict=True):
+    items = value if isinstance(value, list) else [value]
+    return [_attachment(item) for item in items]
+
+
+def _attachment(item: Any) -> Attachment:
+    if isinstance(item, str):
+        path = Path(item).expanduser()
         if not path.is_absolute():
-            raise PluginError(f"attachment {raw!r} is a relative path; give an absolute path "
+            raise PluginError(f"attachment {item!r} is a relative path; give an absolute path "
                               "or one starting with ~", kind="BadConfig")
-    return paths
+        return Attachment(path.name, _guess(path.name), path=path)
+    ref = BlobRef.of(item)
+    named: dict[str, Any] = {}
+    if ref is None and isinstance(item, dict):
+        ref, named = BlobRef.of(item.get("content")), item
+        if ref is None and isinstance(item.get("path"), str) and "content" not in item:
+            return _attachment(item["path"])
+    if ref is None:
+        raise PluginError("each attachment must be a file path, stored data (a reference), or "
+                          '{"content": <reference>, "filename": "name.ext"}', kind="BadConfig")
+    filename = str(named.get("filename") or Path(str(named.get("path") or "")).name or "")
+    if has_line_break(filename):
+        raise PluginError("an attachment's filename contains a line break; nothing was sent",
+                          kind="BadConfig")
+    media_type = str(named.get("media_type") or "")
+    if not filename:
+        filename = "attachment" + (mimetypes.guess_extension(ref.media_type) or ".bin")
+    if "/" not in media_type:
+        media_type = ref.media_type if ref.media_type != OCTET_STREAM else _guess(filename)
+    return Attachment(filename, media_type, ref=ref)
 
 
-def _read_attachments(paths: list[Path]) -> list[tuple[Path, bytes]]:
-    """Each file's bytes, the total refused from the sizes before anything is read."""
+def _guess(filename: str) -> str:
+    return mimetypes.guess_type(filename)[0] or OCTET_STREAM
+
+
+def _read_attachments(attachments: list[Attachment],
+                      store: BlobStore | None) -> list[tuple[Attachment, bytes]]:
+    """Each attachment's bytes, the total refused from the sizes before anything is read
+    (a message is built whole, so :data:`MAX_ATTACHMENT_BYTES` bounds the memory too)."""
     total = 0
-    for path in paths:
+    for attachment in attachments:
+        if attachment.ref is not None and store is None:
+            raise no_store(f"attachment {attachment.filename}")
         try:
-            info = path.stat()
+            if attachment.path is not None and not stat.S_ISREG(attachment.path.stat().st_mode):
+                raise PluginError(f"attachment {attachment.path} is not a regular file",
+                                  kind="FileError")
+            total += attachment.size
         except OSError as exc:
-            raise PluginError(f"attachment {path} cannot be read: "
+            raise PluginError(f"attachment {attachment.path} cannot be read: "
                               f"{exc.strerror or exc}", kind="FileError") from None
-        if not stat.S_ISREG(info.st_mode):
-            raise PluginError(f"attachment {path} is not a regular file", kind="FileError")
-        total += info.st_size
     if total > MAX_ATTACHMENT_BYTES:
         raise PluginError(f"attachments total {total / 1e6:.1f} MB, over the "
                           f"{MAX_ATTACHMENT_BYTES // 1_000_000} MB limit", kind="TooLarge")
-    try:
-        return [(path, path.read_bytes()) for path in paths]
-    except OSError as exc:
-        raise PluginError(f"attachment {exc.filename} cannot be read: "
-                          f"{exc.strerror or exc}", kind="FileError") from None
+    found = []
+    for attachment in attachments:
+        try:
+            if attachment.ref is not None and store is not None:
+                data = store.read(attachment.ref, MAX_ATTACHMENT_BYTES)
+            else:
+                assert attachment.path is not None
+                data = attachment.path.read_bytes()
+        except OSError as exc:
+            raise PluginError(f"attachment {exc.filename} cannot be read: "
+                              f"{exc.strerror or exc}", kind="FileError") from None
+        except BlobError as exc:
+            raise blob_error(exc, f"attachment {attachment.filename}") from None
+        found.append((attachment, data))
+    return found
 
 
 def _message(config: Mapping[str, Any], envelope: Envelope,
-             attachments: list[tuple[Path, bytes]], idempotency_key: str) -> EmailMessage:
+             attachments: list[tuple[Attachment, bytes]], idempotency_key: str) -> EmailMessage:
     """The message; its Message-ID comes from the idempotency key when there is one, so a
     retried send carries the same id and receivers can spot the duplicate."""
     message = EmailMessage(policy=SMTP_POLICY)
@@ -160,10 +221,10 @@ def _message(config: Mapping[str, Any], envelope: Envelope,
         message.set_content(str(html), subtype="html")
     else:
         message.set_content(str(text or ""))
-    for path, data in attachments:
-        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        maintype, _, subtype = media_type.partition("/")
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+    for attachment, data in attachments:
+        maintype, _, subtype = attachment.media_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype,
+                               filename=attachment.filename)
     return message
 
 
@@ -262,8 +323,13 @@ PLUGINS = [
                          "description": "plain-text body"},
                 "html": {"type": "string", "x-widget": "multiline",
                          "description": "HTML body (sent as an alternative to text)"},
-                "attachments": {**_ADDRESSES,
-                                "description": "file paths (absolute or starting with ~)"},
+                "attachments": {
+                    "anyOf": [{"type": "string"}, {"type": "object"},
+                              {"type": "array", "items": {"anyOf": [{"type": "string"},
+                                                                    {"type": "object"}]}}],
+                    "x-widget": "string-list",
+                    "description": "file paths (absolute or starting with ~), or stored data: "
+                                   "a reference, or {content: reference, filename}"},
                 "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 30,
                               "description": "seconds to wait for the server"},
             },

@@ -3,7 +3,8 @@
 Messages are read with ``BODY.PEEK`` (which leaves them unread) and marked seen only once
 all of them were read, so a failed fetch loses nothing. One message is held in memory at
 a time, at most :data:`MAX_MESSAGE_BYTES` of it; bodies are cut so that the whole output
-stays under the node output limit.
+stays under the node output limit. With a blob store, attachments come with their bytes as
+references.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from app.blobs import BlobError, BlobStore
 from app.plugin_api import ActivityContext, PluginError
 from app.routine.runstate import MAX_PAYLOAD_BYTES, json_size
 from plugins.mail_server import MailServer, connection_error, has_line_break, server_of
+from plugins.streams import blob_error, store_of
 
 MAX_LIMIT = 100
 MAX_MESSAGE_BYTES = 10_000_000
@@ -50,7 +53,7 @@ async def fetch_messages(ctx: ActivityContext, input: Any, config: Mapping[str, 
     server = server_of(await ctx.credential(name), "imap", name, "email.fetch")
     messages = await asyncio.to_thread(
         _fetch, server, folder, limit, bool(config.get("mark_seen", True)),
-        float(config.get("timeout_s", 30)))
+        float(config.get("timeout_s", 30)), store_of(ctx))
     return {"messages": messages}
 
 
@@ -70,7 +73,7 @@ def _connect(server: MailServer, timeout: float) -> imaplib.IMAP4:
 
 
 def _fetch(server: MailServer, folder: str, limit: int, mark_seen: bool,
-           timeout: float) -> list[dict[str, Any]]:
+           timeout: float, store: BlobStore | None) -> list[dict[str, Any]]:
     try:
         imap = _connect(server, timeout)
         try:
@@ -82,7 +85,7 @@ def _fetch(server: MailServer, folder: str, limit: int, mark_seen: bool,
             status, reply = imap.uid("SEARCH", None, "UNSEEN")
             uids = reply[0].split()[:limit] if status == "OK" and reply[0] else []
             budget = min(MAX_BODY_BYTES, OUTPUT_BUDGET // max(1, 2 * len(uids)))
-            messages = [_message(imap, uid, budget) for uid in uids]
+            messages = [_message(imap, uid, budget, store) for uid in uids]
             if mark_seen and uids:
                 imap.uid("STORE", b",".join(uids).decode(), "+FLAGS", "(\\Seen)")
             return messages
@@ -120,7 +123,8 @@ def _said(reply: Any) -> str:
     return " ".join(text.split())[:200]
 
 
-def _message(imap: imaplib.IMAP4, uid: bytes, budget: int) -> dict[str, Any]:
+def _message(imap: imaplib.IMAP4, uid: bytes, budget: int,
+             store: BlobStore | None) -> dict[str, Any]:
     status, reply = imap.uid("FETCH", uid.decode(),
                              f"(RFC822.SIZE BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
     found = next((item for item in reply if isinstance(item, tuple)), None) \
@@ -129,10 +133,10 @@ def _message(imap: imaplib.IMAP4, uid: bytes, budget: int) -> dict[str, Any]:
         raise imaplib.IMAP4.error(f"message {uid.decode()} could not be fetched")
     head, raw = found
     size = int(match.group(1)) if (match := _SIZE.search(head)) else len(raw)
-    return {"uid": int(uid), "size": size, **_parse(raw, budget, cut=size > len(raw))}
+    return {"uid": int(uid), "size": size, **_parse(raw, budget, size > len(raw), store)}
 
 
-def _parse(raw: bytes, budget: int, cut: bool) -> dict[str, Any]:
+def _parse(raw: bytes, budget: int, cut: bool, store: BlobStore | None) -> dict[str, Any]:
     """Headers, bodies and attachment list of one message. The modern parser decodes
     encoded words and charsets; a message it cannot handle is read the lenient old way."""
     try:
@@ -152,7 +156,7 @@ def _parse(raw: bytes, budget: int, cut: bool) -> dict[str, Any]:
     }
     if html:
         found["html"] = html
-    found["attachments"] = _attachments(message)
+    found["attachments"] = _attachments(message, store)
     found["truncated"] = cut or text_cut or html_cut
     return found
 
@@ -201,7 +205,9 @@ def _capped(text: str, budget: int) -> tuple[str, bool]:
     return cut, True
 
 
-def _attachments(message: Message) -> list[dict[str, Any]]:
+def _attachments(message: Message, store: BlobStore | None) -> list[dict[str, Any]]:
+    """Each attachment's name, size and type; with a blob store, its bytes too, as a
+    reference (``content``) that ``email.send`` or ``files.write`` can take as it is."""
     found = []
     for part in message.walk():
         if part.is_multipart():
@@ -210,9 +216,17 @@ def _attachments(message: Message) -> list[dict[str, Any]]:
         if part.get_content_disposition() != "attachment" and filename is None:
             continue
         payload = part.get_payload(decode=True)
-        found.append({"filename": " ".join(str(filename or "").split())[:MAX_HEADER_CHARS],
-                      "size": len(payload) if isinstance(payload, bytes) else 0,
-                      "media_type": part.get_content_type()})
+        data = payload if isinstance(payload, bytes) else b""
+        media_type = part.get_content_type()
+        item = {"filename": " ".join(str(filename or "").split())[:MAX_HEADER_CHARS],
+                "size": len(data), "media_type": media_type}
+        if store is not None:
+            stored_as = media_type if len(media_type) <= 100 else "application/octet-stream"
+            try:
+                item["content"] = store.put_bytes(data, stored_as).to_json()
+            except BlobError as exc:
+                raise blob_error(exc, f"attachment {item['filename']!r}") from None
+        found.append(item)
     return found
 
 

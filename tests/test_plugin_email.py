@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from app.blobs import BlobRef, FolderStore
 from app.engine.devserver import free_port
 from app.engine.worker import build_worker
 from app.plugin_api import PluginError
@@ -98,8 +99,9 @@ class Vault:
     async def resolve(self, name: str) -> dict[str, Any]:
         return self.entries[name]
 
-    def context(self) -> CredentialContext:
-        return CredentialContext("mail", 1, logging.getLogger("kianax.test.mail"), self.resolve)
+    def context(self, store: FolderStore | None = None) -> CredentialContext:
+        return CredentialContext("mail", 1, logging.getLogger("kianax.test.mail"), self.resolve,
+                                 blobs=store)
 
     def assert_nowhere(self, *things: Any) -> None:
         for thing in things:
@@ -118,21 +120,23 @@ def vault(certificates: Certificates, smtp: SmtpServer, dovecot: Dovecot, user: 
     found.assert_nowhere(*(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records))
 
 
-async def send(vault: Vault, **config: Any) -> Any:
-    output = await _send(vault.context(), None, {"credential": "smtp", **config})
+async def send(vault: Vault, store: FolderStore | None = None, **config: Any) -> Any:
+    output = await _send(vault.context(store), None, {"credential": "smtp", **config})
     vault.assert_nowhere(output)
     return output
 
 
-async def send_fails(vault: Vault, **config: Any) -> PluginError:
+async def send_fails(vault: Vault, store: FolderStore | None = None, **config: Any
+                     ) -> PluginError:
     with pytest.raises(PluginError) as caught:
-        await _send(vault.context(), None, {"credential": "smtp", **config})
+        await _send(vault.context(store), None, {"credential": "smtp", **config})
     vault.assert_nowhere(str(caught.value))
     return caught.value
 
 
-async def fetch(vault: Vault, **config: Any) -> list[dict[str, Any]]:
-    output = await fetch_messages(vault.context(), None, {"credential": "imap", **config})
+async def fetch(vault: Vault, store: FolderStore | None = None, **config: Any
+                ) -> list[dict[str, Any]]:
+    output = await fetch_messages(vault.context(store), None, {"credential": "imap", **config})
     vault.assert_nowhere(output)
     return output["messages"]
 
@@ -182,6 +186,53 @@ async def test_a_message_arrives_with_its_recipients_bodies_and_attachment_bytes
     assert files["invoice.pdf"].get_content_type() == "application/pdf"
     assert files["invoice.pdf"].get_content() == invoice.read_bytes()
     assert files["notes.txt"].get_content() == "line one\n"
+
+
+async def test_attachments_from_stored_data_arrive_intact(smtp: SmtpServer, vault: Vault,
+                                                         tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "blobs")
+    scan = os.urandom(3_000_000)
+    pdf = store.put_bytes(scan, "application/pdf")
+    table = store.put_bytes(b"sku,qty\nA1,3\n", "application/octet-stream")
+    (tmp_path / "notes.txt").write_text("line one\n")
+    await send(vault, store, to="ann@example.test", text="three files",
+               attachments=[pdf.to_json(), {"content": table.to_json(), "filename": "stock.csv"},
+                            str(tmp_path / "notes.txt")])
+    [received] = smtp.received
+    message = email.message_from_bytes(received.data, policy=default_policy)
+    files = {part.get_filename(): part for part in message.iter_attachments()}
+    assert list(files) == ["attachment.pdf", "stock.csv", "notes.txt"]
+    assert files["attachment.pdf"].get_content_type() == "application/pdf"
+    assert files["attachment.pdf"].get_content() == scan  # byte for byte
+    assert files["stock.csv"].get_content_type() == "text/csv"  # from the name
+    assert files["stock.csv"].get_content() == "sku,qty\nA1,3\n"
+
+    store.delete(table.digest)
+    error = await send_fails(vault, store, to="ann@example.test", attachments=[table.to_json()])
+    assert error.kind == "BlobMissing" and not error.retryable
+    error = await send_fails(vault, None, to="ann@example.test", attachments=[pdf.to_json()])
+    assert error.kind == "BadConfig" and "no blob store" in str(error)
+    big = store.put_bytes(b"\0" * 26_000_000, "application/octet-stream")
+    error = await send_fails(vault, store, to="ann@example.test", attachments=[big.to_json()])
+    assert error.kind == "TooLarge"
+    error = await send_fails(vault, store, to="ann@example.test", attachments=[{"x": 1}])
+    assert error.kind == "BadConfig" and "each attachment must be" in str(error)
+    assert len(smtp.received) == 1  # nothing else was sent
+
+
+async def test_fetched_attachments_come_as_references_that_can_be_sent_on(
+        smtp: SmtpServer, dovecot: Dovecot, vault: Vault, user: str, tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "blobs")
+    invoice = os.urandom(200_000)
+    dovecot.deliver(user, mail("invoice", attachment=invoice))
+    [message] = await fetch(vault, store)
+    [attachment] = message["attachments"]
+    assert attachment["filename"] == "invoice.pdf" and attachment["size"] == len(invoice)
+    assert store.read(BlobRef.of(attachment["content"]), 10**7) == invoice
+    await send(vault, store, to="ann@example.test", text="fwd", attachments=attachment)
+    [received] = smtp.received
+    [part] = email.message_from_bytes(received.data, policy=default_policy).iter_attachments()
+    assert part.get_filename() == "invoice.pdf" and part.get_content() == invoice
 
 
 async def test_refused_recipients_are_named(smtp: SmtpServer, vault: Vault) -> None:
