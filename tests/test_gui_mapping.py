@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QModelIndex, QPoint
 from PySide6.QtGui import QDragLeaveEvent
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QTableWidget
 
 from app.ui.data_viewer import paths
 from app.ui.data_viewer.details import open_details
@@ -138,3 +138,14 @@ def test_a_drag_shows_where_it_will_land_and_leaving_clears_it(qtbot, qapp, tmp_
             dialog.close()
         finally:
             close_data_window(window)
+
+
+def test_a_drop_on_a_headers_cell_appends_the_expression_to_it(window):
+    show_run(window, api_run(), "fetch")
+    table = window.inspector.widget().findChild(QTableWidget, "config.headers")
+    table.item(0, 0).setText("X-Team")
+    table.item(0, 1).setText("team-")
+    cell = table.visualItemRect(table.item(0, 1)).center()
+    assert drop_on(table.viewport(), path_mime("trigger.team"), cell)
+    assert window.editor.routine.node("fetch").config["headers"] == \
+        {"X-Team": "team-{{ trigger.team }}"}

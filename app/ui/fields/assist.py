@@ -22,7 +22,9 @@ from PySide6.QtGui import QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
+    QListWidget,
     QPlainTextEdit,
+    QTableWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QWidget,
@@ -129,6 +131,7 @@ class Assist(QObject):
         self.popup = Popup()
         self.popup.itemClicked.connect(lambda _item, _col: self.accept())
         self._fields: dict[QObject, tuple[TextInput, QLabel | None]] = {}
+        self._lists: dict[QObject, QListWidget | QTableWidget] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview")
         self._results = _Results()
         self._results.ready.connect(self._show_preview)
@@ -159,6 +162,13 @@ class Assist(QObject):
         inputs = [widget] if isinstance(widget, TextInput) else []
         inputs += [child for kind in (QLineEdit, QPlainTextEdit)
                    for child in widget.findChildren(kind) if child not in inputs]
+        lists = [widget] if isinstance(widget, QListWidget | QTableWidget) else []
+        lists += [child for kind in (QListWidget, QTableWidget)
+                  for child in widget.findChildren(kind) if child not in lists]
+        for view in lists:  # headers, query, argument rows: a drop lands in a cell
+            view.viewport().setAcceptDrops(True)
+            view.viewport().installEventFilter(self)
+            self._lists[view.viewport()] = view
         for field in inputs:
             target = field.viewport() if isinstance(field, QPlainTextEdit) else field
             target.setAcceptDrops(True)
@@ -177,6 +187,9 @@ class Assist(QObject):
     # Events
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        view = self._lists.get(watched)
+        if view is not None:
+            return self._list_event(view, event)
         entry = self._fields.get(watched)
         if entry is None:
             return False
@@ -198,6 +211,26 @@ class Assist(QObject):
         elif kind == QEvent.Type.FocusOut and watched is field:
             self.popup.hide()
         return False
+
+    def _list_event(self, view: QListWidget | QTableWidget, event: QEvent) -> bool:
+        """A path dropped on a row or cell is appended to its text (the widget commits its
+        own change); dropped below the rows, it fills the blank last one or a new row."""
+        kind = event.type()
+        if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) or \
+                not event.mimeData().hasFormat(paths.PATH_MIME):
+            return False
+        event.acceptProposedAction()
+        if kind != QEvent.Type.Drop:
+            return True
+        path = bytes(event.mimeData().data(paths.PATH_MIME)).decode()
+        item = view.itemAt(event.position().toPoint())
+        if item is None and isinstance(view, QTableWidget) and view.rowCount():
+            item = view.item(view.rowCount() - 1, 1)  # the blank row's value
+        if item is None and isinstance(view, QListWidget):
+            item = view.add_row("", edit=False) if hasattr(view, "add_row") else None
+        if item is not None:
+            item.setText(f"{item.text()}{{{{ {path} }}}}")
+        return True
 
     def drop(self, field: TextInput, event: QDropEvent) -> None:
         path = bytes(event.mimeData().data(paths.PATH_MIME)).decode()
