@@ -58,7 +58,7 @@ def test_pin_from_the_run_then_run_to_here_never_calls_the_api_again(qapp, tmp_p
         assert window.pinned_ids == {"fetch"}
         assert window.scene.pinned == {"fetch"}  # the badge
         assert window.scene.nodes["fetch"].pinned and not window.scene.nodes["message"].pinned
-        QApplication.processEvents()
+        await asyncio.sleep(0.05)  # painted (never processEvents inside the loop's task)
         window.grab().save(str(ARTIFACTS / "pins-pinned-node-light.png"))
 
         window.scene.select_nodes(["message"])
@@ -68,7 +68,7 @@ def test_pin_from_the_run_then_run_to_here_never_calls_the_api_again(qapp, tmp_p
         assert window.last_run == here and window.inspector.last_run == here  # the viewers
         assert window.scene.nodes["post"].run is None  # the downstream node shows no run
         assert window.statusBar().currentMessage().startswith("Run to Message completed")
-        QApplication.processEvents()
+        await asyncio.sleep(0.05)
         window.grab().save(str(ARTIFACTS / "pins-run-to-here-light.png"))
         assert http_server.calls["/notify"] == 1
 
