@@ -231,3 +231,34 @@ def test_a_for_each_node_shows_its_progress_while_it_runs(qapp, tmp_path, tempor
     assert any(0 < done < 30 and total == 30 for done, total in seen), seen
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)  # only forward
     assert "each" not in window.scene.progress  # cleared when the node ended
+
+
+def test_pin_output_from_a_past_run_opened_in_the_runs_view(qapp, tmp_path, temporal,
+                                                            http_server):
+    window = open_window(tmp_path, temporal.info.address)
+    document = layout(api_routine(http_server.url))
+    store = window.services.store
+    store.save_routine(document)
+    store.record_run_started("api-past", "api", 1, None, source="manual")
+    output = {"status": 200, "headers": {}, "body": {"name": "Lin", "email": "l@x.io",
+                                                     "orders": 2}}
+    store.record_run_state({
+        "run_id": "api-past", "routine_id": "api", "status": "completed",
+        "started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-01T10:00:01Z",
+        "nodes": {"fetch": {"status": "completed", "attempts": 1, "output": output,
+                            "ports": ["out"], "started_at": "2026-01-01T10:00:00Z",
+                            "finished_at": "2026-01-01T10:00:01Z", "error": None},
+                  "message": {"status": "failed", "attempts": 1, "output": None,
+                              "error": {"message": "boom"}, "ports": [],
+                              "started_at": "2026-01-01T10:00:01Z",
+                              "finished_at": "2026-01-01T10:00:01Z"}},
+        "result": None, "error": {"message": "boom", "node": "message"}}, 1)
+    try:
+        assert window.show_run(parse_routine(document), 1, store.run_state("api-past"))
+        assert not menu_actions(window, "message")["Pin output"].isEnabled()  # it failed
+        menu_actions(window, "fetch")["Pin output"].trigger()
+        pin = window.services.pins("api")["fetch"]
+        assert (pin.output, pin.ports, pin.source_run) == (output, ["out"], "api-past")
+        assert window.scene.nodes["fetch"].pinned
+    finally:
+        close_window(window)
