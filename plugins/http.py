@@ -1,4 +1,5 @@
-"""``http.request``: call an HTTP API. Runs as a Temporal activity."""
+"""``http.request``: call an HTTP API. Runs as a Temporal activity. Bodies of any size: a
+large response streams into the blob store, a reference in the config streams out of it."""
 
 from __future__ import annotations
 

@@ -108,6 +108,9 @@ class Handler(BaseHTTPRequestHandler):
             remaining -= len(piece)
         data = json.dumps({"sha256": "sha256:" + hashed.hexdigest(), "size": size,
                            "content_type": self.headers.get("Content-Type", "")}).encode()
+        if size < int(self.headers.get("Content-Length", 0)):  # the client gave up
+            self.close_connection = True
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

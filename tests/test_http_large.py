@@ -173,3 +173,12 @@ async def test_a_reference_that_cannot_be_read_is_a_clear_error(store, server, t
     assert "re-run the node that made it" in str(error)
     error = await fails(None, url=server + "/digest", method="POST", json=gone.to_json())
     assert error.kind == "BadConfig" and "no blob store" in str(error)
+    # Damaged at rest: found when the blob has been read to its end, mid-request; the
+    # request is cut short, so the server never sees a whole (wrong) body.
+    ref = store.put_bytes(b"".join(random_bytes(3_000_000)), "application/octet-stream")
+    stored = store.path_of(ref.digest)
+    damaged = bytearray(stored.read_bytes())
+    damaged[2_000_000] ^= 1
+    stored.write_bytes(bytes(damaged))
+    error = await fails(store, url=server + "/digest", method="POST", body=ref.to_json())
+    assert error.kind == "BlobError" and "is damaged or was tampered with" in str(error)
