@@ -59,7 +59,7 @@ async def wait_for_run(client, routine_id: str, at_least: int = 1, timeout: floa
         actions = description.info.recent_actions
         if len(actions) >= at_least:
             workflow_id = actions[-1].action.workflow_id
-            return await client.get_workflow_handle(workflow_id).result()
+            return (await client.get_workflow_handle(workflow_id).result())["result"]
         await asyncio.sleep(0.5)
     raise AssertionError(f"no scheduled run of {routine_id} within {timeout} s")
 

@@ -50,7 +50,7 @@ async def test_killed_worker_run_resumes_and_completed_nodes_are_not_rerun(
 
     second_worker = await spawn_worker(temporal.info.address, queue, home)
     try:
-        result = await asyncio.wait_for(handle.result(), 60)
+        result = (await asyncio.wait_for(handle.result(), 60))["result"]
     finally:
         second_worker.send_signal(signal.SIGTERM)
         await second_worker.wait()

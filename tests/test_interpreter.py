@@ -218,4 +218,4 @@ async def test_run_is_pinned_to_the_document_it_started_with(runner):
     handle = await runner.start(doc)
     doc["nodes"][1]["config"]["value"] = "v2"  # an edit after the start changes nothing
 
-    assert await handle.result() == {"out": "v1"}
+    assert (await handle.result())["result"] == {"out": "v1"}  # the final state carries it

@@ -213,9 +213,10 @@ async def test_a_pure_run_says_how_long_it_really_took(runner):
     took = RunState.from_dict(state).duration_s
 
     description = await runner.client.get_workflow_handle(state["run_id"]).describe()
-    assert took == pytest.approx(
-        (description.close_time - description.start_time).total_seconds())
-    assert 0 < took <= measured
+    engine = (description.close_time - description.start_time).total_seconds()
+    # Start to the moment the result was in hand: at least what Temporal counts, at most
+    # what the caller counted (its clock started before the start request)
+    assert 0 < engine <= took + 0.002 and took <= measured + 0.002
 
 
 async def test_without_a_worker_commands_say_so_and_the_state_comes_from_temporal(client):

@@ -33,6 +33,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.engine.interpreter import WORKFLOW_NAME
+from app.engine.runs import returned_state
 
 # How long a command or a query waits for a worker to answer before saying so.
 ANSWER_TIMEOUT_S = 15.0
@@ -195,9 +196,12 @@ async def current_state(client: Client, run_id: str,
     handle, description = await _describe(client, run_id)
     closed = description.status not in (None, WorkflowExecutionStatus.RUNNING)
     try:
-        if not await _has_worker(client, description.task_queue):
-            raise TimeoutError
-        state = await asyncio.wait_for(handle.query("state"), query_timeout_s)
+        state = await asyncio.wait_for(returned_state(handle), query_timeout_s) \
+            if closed else None  # a closed run's workflow returned its state: no worker needed
+        if state is None:
+            if not await _has_worker(client, description.task_queue):
+                raise TimeoutError
+            state = await asyncio.wait_for(handle.query("state"), query_timeout_s)
     except (RPCError, WorkflowQueryFailedError, TimeoutError):
         try:
             memo = await description.memo()

@@ -153,11 +153,12 @@ class RoutineWorkflow(RunControl, SubRoutines, ForEach, StoredData, Pacing):
                            "TooLarge")
         self._result = result
         self._finish("completed", None)
-        return self._result
+        return self.state()  # the final state: whoever waits needs no query (and no replay)
 
     def _fail_run(self, error: dict[str, Any], kind: str) -> None:
         self._finish("failed", error)
-        raise ApplicationError(error["message"], error, type=kind, non_retryable=True)
+        raise ApplicationError(error["message"], error, self.state(), type=kind,
+                               non_retryable=True)
 
     @workflow.query
     def state(self) -> dict[str, Any]:

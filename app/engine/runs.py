@@ -80,9 +80,9 @@ async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = Non
                     on_event(event)
             seen += len(progress["events"])
             if progress["status"] in TERMINAL:
-                break
+                return await _closed_state(handle, await outcome, live=True)
             if outcome.done():
-                return await _closed_state(handle, outcome.result())
+                return await _closed_state(handle, outcome.result(), live=True)
             if loop.time() >= next_watch:
                 next_watch = loop.time() + WATCH_EVERY_S
                 ended = await end_if_stuck(handle)
@@ -91,7 +91,6 @@ async def follow(handle: WorkflowHandle, on_event: ProgressCallback | None = Non
             await asyncio.wait([outcome], timeout=poll_s)
     finally:
         outcome.cancel()
-    return await with_engine_times(handle, await handle.query("state"))
 
 
 async def with_engine_times(handle: WorkflowHandle, state: dict[str, Any]) -> dict[str, Any]:
@@ -109,9 +108,12 @@ async def with_engine_times(handle: WorkflowHandle, state: dict[str, Any]) -> di
     return state
 
 
-async def final_state(handle: WorkflowHandle) -> dict[str, Any]:
+async def final_state(handle: WorkflowHandle, live: bool = True) -> dict[str, Any]:
     """The run state once the run has ended: a long poll, no progress queries (cheap enough
-    for many runs started by triggers at once), and now and then a look for a stuck task."""
+    for many runs started by triggers at once), and now and then a look for a stuck task.
+    ``live``: the caller waited while the run went on, so the moment its result arrives is
+    when the run ended as a person measures it; otherwise (a run that may have ended long
+    ago) Temporal's close time is asked for."""
     outcome = asyncio.ensure_future(_wait_closed(handle))
     try:
         while not outcome.done():
@@ -120,7 +122,7 @@ async def final_state(handle: WorkflowHandle) -> dict[str, Any]:
                 ended = await end_if_stuck(handle)
                 if ended is not None:
                     return ended
-        return await _closed_state(handle, outcome.result())
+        return await _closed_state(handle, outcome.result(), live)
     finally:
         outcome.cancel()
 
@@ -166,20 +168,47 @@ async def end_if_stuck(handle: WorkflowHandle) -> dict[str, Any] | None:
             "nodes": {}, "result": None, "error": {"message": message, "node": None}}
 
 
-async def _closed_state(handle: WorkflowHandle, closed_status: str) -> dict[str, Any]:
-    state = await with_engine_times(handle, await handle.query("state"))
+Closed = tuple[str, dict[str, Any] | None]
+"""How a run closed, and the final state its workflow returned (None: it said nothing — a
+cancel, a terminate, or a run of an older Kianax)."""
+
+
+def _is_state(value: Any) -> bool:
+    return isinstance(value, dict) and "run_id" in value and "nodes" in value
+
+
+async def _closed_state(handle: WorkflowHandle, closed: Closed, live: bool) -> dict[str, Any]:
+    """The final state: the one the workflow returned (no query: a query on a closed run
+    makes a worker replay its whole history), else the ``state`` query's answer."""
+    status, state = closed
+    if state is None:
+        state, live = await handle.query("state"), False
+    if live:
+        finished = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        state["finished_at"] = max(finished, state.get("started_at") or finished)
+    else:
+        state = await with_engine_times(handle, state)
     if state["status"] in TERMINAL:
         return state
-    return {**state, "status": closed_status,
-            "error": state["error"] or {"message": f"the run was {closed_status} outside Kianax",
+    return {**state, "status": status,
+            "error": state["error"] or {"message": f"the run was {status} outside Kianax",
                                         "node": None}}
 
 
-async def _wait_closed(handle: WorkflowHandle) -> str:
+async def returned_state(handle: WorkflowHandle) -> dict[str, Any] | None:
+    """The final state a closed run's workflow returned (in its result, or in its failure's
+    details); None when it returned none. One history read, no worker needed."""
+    return (await _wait_closed(handle))[1]
+
+
+async def _wait_closed(handle: WorkflowHandle) -> Closed:
     """Wait for the workflow to close by any means (also terminate or time-out)."""
     try:
-        await handle.result()
-        return "completed"
+        result = await handle.result()
+        return "completed", result if _is_state(result) else None
     except WorkflowFailureError as exc:
-        cause = type(exc.cause).__name__
-        return {"CancelledError": "cancelled", "TerminatedError": "cancelled"}.get(cause, "failed")
+        cause = exc.cause
+        status = {"CancelledError": "cancelled", "TerminatedError": "cancelled"}.get(
+            type(cause).__name__, "failed")
+        details = getattr(cause, "details", None) or ()
+        return status, details[1] if len(details) > 1 and _is_state(details[1]) else None

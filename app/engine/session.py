@@ -145,7 +145,8 @@ class EngineSession:
     def outcome(self, run_id: str) -> asyncio.Task[dict[str, Any]]:
         """The final state of a run started earlier (by this process or another)."""
         assert self.client is not None
-        return asyncio.create_task(final_state(self.client.get_workflow_handle(run_id)))
+        return asyncio.create_task(final_state(self.client.get_workflow_handle(run_id),
+                                               live=False))
 
     async def cancel(self, run_id: str) -> None:
         """Ask Temporal to cancel the run: nodes in flight are cancelled, nothing new starts."""

@@ -71,4 +71,4 @@ class SubRoutines:
             raise NodeFailed(node_error(node, f"run {child_id} of {routine_id} v{version} "
                                         f"ended without a result: {reason}", "CallFailed"),
                              1) from None
-        return Outcome(("out",), result, 1)
+        return Outcome(("out",), result.get("result"), 1)  # the child's final state's result
