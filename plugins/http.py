@@ -248,7 +248,7 @@ def _decode(response: httpx.Response, body: bytes) -> Any:
     if "json" in response.headers.get("content-type", ""):
         try:
             return json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested too deeply
             return text
     return text
 

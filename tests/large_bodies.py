@@ -5,6 +5,7 @@ measured worker's), that generates what it sends as it sends it: no body is ever
                                   {"items":[{"id":i,"name":"item i","text":…}…],"total":N}
                                   (cut: without its last piece, so not JSON)
     GET  /bytes?size=N[&type=T]         N pseudo-random bytes (the same for the same N)
+    GET  /deep?depth=N                  [[[…]]] nested N deep (valid JSON)
     GET  /echo-auth?size=N              N bytes of text repeating the Authorization header
     POST /digest                        {"sha256", "size", "content_type"} of the request body
 
@@ -89,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
                        query.get("type", "application/json"))
         elif url.path == "/bytes":
             self._send(lambda: random_bytes(size), query.get("type", "application/octet-stream"))
+        elif url.path == "/deep":
+            depth = int(query["depth"])
+            self._send(lambda: iter((b"[" * depth, b"]" * depth)), "application/json")
         elif url.path == "/echo-auth":
             line = f"token={self.headers.get('Authorization', '')};".encode()
             self._send(lambda: (line * (size // len(line) + 1) for _ in range(1)),

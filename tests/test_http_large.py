@@ -138,6 +138,15 @@ async def test_a_body_labelled_json_that_is_not_json_is_kept_as_text(store, serv
     assert data.startswith(b'{"items":[{"id": 0') and b'"total"' not in data
 
 
+async def test_json_nested_too_deeply_for_python_is_text_when_small_and_stored_when_large(
+        store, server):
+    small = await request(store, url=server + "/deep?depth=400000")  # 0.8 MB of [[[…]]]
+    assert small["body"].startswith("[[[")  # kept as text (as invalid JSON is), not a crash
+    big = await request(store, url=server + "/deep?depth=2000000")  # 4 MB
+    ref = BlobRef.of(big["body"])
+    assert ref.media_type == JSON_MEDIA_TYPE and ref.size == 4_000_000  # ijson checks it
+
+
 async def test_without_a_blob_store_a_large_body_is_still_refused(server):
     error = await fails(None, url=server + "/bytes?size=2000000")
     assert error.kind == "TooLarge" and "without a blob store" in str(error)
