@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint
+from PySide6.QtCore import QEvent, QPoint, QTimer
 from PySide6.QtGui import QFocusEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QLineEdit
 
@@ -54,9 +54,19 @@ def test_build_three_nodes_through_the_gui_save_and_reload(window, qtbot):
     assert window.windowTitle().startswith("Untitled routine")
     assert window.isWindowModified()
 
+    def name_it() -> None:  # a first save asks for the routine's name
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, name_it)
+            return
+        dialog.setTextValue("Three nodes")
+        dialog.accept()
+
+    QTimer.singleShot(0, name_it)
     window.save_action.trigger()
 
     assert not window.isWindowModified()
+    assert (window.editor.routine.id, window.editor.routine.name) == ("three-nodes", "Three nodes")
     stored, version = window.services.store.routine(window.editor.routine.id)
     assert version == 1
     assert stored == dump_routine(window.editor.routine)

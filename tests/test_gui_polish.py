@@ -135,6 +135,11 @@ def test_a_first_save_asks_for_the_name_and_derives_the_id(qapp, tmp_path, tempo
         window.editor.undo_stack.redo()
         window.save()  # a second save asks nothing
         assert window.version == 2
+
+        window.new_routine(ask=False)  # named in the inspector first: nothing to ask
+        window.editor.update_routine("Rename", name="Daily digest")
+        window.save()
+        assert (window.editor.routine.id, window.version) == ("daily-digest", 1)
     finally:
         close_window(window)
 

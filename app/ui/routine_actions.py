@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 UNTITLED = "Untitled routine"
+_DRAFT_ID = re.compile(r"untitled(-\d+)?")  # a new routine's id until its first save
 LIBRARY_SYNC_MS = 3000  # how often the library looks for routines another process stored
 
 
@@ -176,17 +178,20 @@ class RoutineActions:
             self.spawn(self._update_trigger(self.editor.routine.id))
 
     def _name_new_routine(self) -> bool:
-        """Ask for a new routine's name; its id is derived from the name (unique in the
+        """A new routine's first save: ask for its name unless the user already gave one;
+        a draft's id ("untitled-2") becomes one derived from the name (unique in the
         store), and its test input and pins follow it. False when the user gave none."""
         current = self.editor.routine.name
-        name, ok = QInputDialog.getText(
-            self, "Save routine", "Name this routine:",  # type: ignore[arg-type]
-            text="" if current == UNTITLED else current)
-        name = name.strip()
-        if not ok or not name:
-            self.statusBar().showMessage("Not saved: a routine needs a name", 5000)
-            return False
-        old_id, new_id = self.editor.routine.id, self.services.new_routine_id(name)
+        name = current.strip()
+        if current == UNTITLED or not name:
+            name, ok = QInputDialog.getText(
+                self, "Save routine", "Name this routine:", text="")  # type: ignore[arg-type]
+            name = name.strip()
+            if not ok or not name:
+                self.statusBar().showMessage("Not saved: a routine needs a name", 5000)
+                return False
+        old_id = self.editor.routine.id
+        new_id = self.services.new_routine_id(name) if _DRAFT_ID.fullmatch(old_id) else old_id
         self.test_input.flush()
         if new_id != old_id:
             _rekey_history(self.editor, new_id)
