@@ -134,6 +134,10 @@ def test_run_to_here_keeps_the_node_and_its_ancestors_only():
     assert [n.id for n in part.nodes] == ["a", "b", "c"]
     assert {(c.source, c.target) for c in part.connections} == {("a", "c"), ("b", "c")}
     assert [n.id for n in upstream_routine(parsed, "a").nodes] == ["a"]
+    # A pinned node's output is known: what feeds only it is not needed.
+    assert ancestors(parsed, "d", stop={"c"}) == {"a", "c", "side"}
+    assert ancestors(parsed, "d", stop={"c", "side"}) == {"c", "side"}
+    assert [n.id for n in upstream_routine(parsed, "d", stop={"d"}).nodes] == ["d"]
 
 
 async def test_a_pinned_http_node_is_not_called_while_its_output_feeds_the_next(
@@ -171,6 +175,20 @@ async def test_a_pinned_http_node_is_not_called_while_its_output_feeds_the_next(
         assert here["nodes"]["message"]["output"] == "Grace (g@x.io) has 7 orders"
         assert sorted(here["nodes"]) == ["fetch", "message"]  # post never ran
         assert http_server.calls["/user"] == 1 and http_server.calls["/notify"] == 2
+
+        # Upstream of a pinned node nothing runs: a login before the pinned call is not
+        # called either.
+        chained = routine([node("login", "http.request", url=f"{http_server.url}/login"),
+                           *document["nodes"]],
+                          [("login", "fetch"), ("fetch", "message"), ("message", "post")],
+                          rid="api")
+        http_server.routes["/login"] = lambda n, q: (200, {"token": "t"})
+        part, reuse = app.run_to_here(parse_routine(chained), "message")
+        assert [n.id for n in part.nodes] == ["fetch", "message"] and list(reuse) == ["fetch"]
+        again = await app.run_in(engine, LoadedRoutine(dump_routine(part), 1, "api"),
+                                 source="manual", reuse=reuse)
+        assert again["nodes"]["message"]["output"] == "Grace (g@x.io) has 7 orders"
+        assert http_server.calls["/login"] == 0 and http_server.calls["/user"] == 1
 
         # Runs that are not the editor's never see pins: the CLI's run calls the API.
         cli = await app.run_in(engine, app.load("api"), source="cli")

@@ -93,12 +93,16 @@ class Pins:
         return reuse
 
     def run_to_here(self, routine: Routine, node_id: str) -> tuple[Routine, dict[str, Any]]:
-        """What Run to here runs: the node and its ancestors, with their pins as reuse."""
+        """What Run to here runs: the node and its ancestors, with their pins as reuse. A
+        pinned node needs nothing upstream, so what feeds only pinned nodes does not run
+        (the API behind a pinned call is not called)."""
+        pins = self.pins(routine.id)
+        present = {node.id for node in routine.nodes}
         try:
-            part = upstream_routine(routine, node_id)
+            part = upstream_routine(routine, node_id, {n for n in pins if n in present})
         except KeyError:
             raise UserError(f"routine {routine.id!r} has no node {node_id!r}") from None
-        return part, self.editor_reuse(part)
+        return part, self.editor_reuse(part, pins)
 
 
 def _check_output(node_id: str, output: Any) -> None:
