@@ -21,8 +21,10 @@ from typing import Any
 
 from app.blobs import BlobError, BlobRef, BlobStore
 from app.plugin_api import ActivityContext, Plugin, PluginError
+from plugins import smtp_stream
 from plugins.email_fetch import fetch_config_schema, fetch_messages
 from plugins.mail_server import MailServer, connection_error, has_line_break, server_of
+from plugins.smtp_stream import placeholder
 from plugins.streams import blob_error, no_store, store_of
 
 MAX_ATTACHMENT_BYTES = 25_000_000
@@ -65,11 +67,13 @@ async def _send(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> 
         raise PluginError("credential is required (an smtp credential)", kind="BadConfig")
     server = server_of(await ctx.credential(name), "smtp", name, "email.send")
     envelope = _envelope(config, server)
-    attachments = await asyncio.to_thread(_read_attachments, _attachments(
-        config.get("attachments")), store_of(ctx))
+    store = store_of(ctx)
+    attachments, splices = await asyncio.to_thread(_read_attachments, _attachments(
+        config.get("attachments")), store)
     message = _message(config, envelope, attachments, getattr(ctx, "idempotency_key", ""))
     timeout = float(config.get("timeout_s", 30))
-    refused = await asyncio.to_thread(_deliver, server, message, envelope, timeout)
+    refused = await asyncio.to_thread(_deliver, server, message, envelope, timeout,
+                                      Splices(splices, store))
     accepted = [address for address in envelope.recipients if address not in refused]
     if refused:
         raise PluginError(f"the server refused {_refusals(refused)}; the message went to "
@@ -156,10 +160,11 @@ def _guess(filename: str) -> str:
     return mimetypes.guess_type(filename)[0] or OCTET_STREAM
 
 
-def _read_attachments(attachments: list[Attachment],
-                      store: BlobStore | None) -> list[tuple[Attachment, bytes]]:
-    """Each attachment's bytes, the total refused from the sizes before anything is read
-    (a message is built whole, so :data:`MAX_ATTACHMENT_BYTES` bounds the memory too)."""
+def _read_attachments(attachments: list[Attachment], store: BlobStore | None
+                      ) -> tuple[list[tuple[Attachment, bytes]], dict[bytes, BlobRef]]:
+    """Each attachment's bytes, the total refused from the sizes before anything is read. A
+    stored attachment gets a placeholder instead (streamed from the store when the message
+    is sent, :mod:`plugins.smtp_stream`), once its blob is known to be there."""
     total = 0
     for attachment in attachments:
         if attachment.ref is not None and store is None:
@@ -175,11 +180,14 @@ def _read_attachments(attachments: list[Attachment],
     if total > MAX_ATTACHMENT_BYTES:
         raise PluginError(f"attachments total {total / 1e6:.1f} MB, over the "
                           f"{MAX_ATTACHMENT_BYTES // 1_000_000} MB limit", kind="TooLarge")
-    found = []
+    found, splices = [], {}
     for attachment in attachments:
         try:
             if attachment.ref is not None and store is not None:
-                data = store.read(attachment.ref, MAX_ATTACHMENT_BYTES)
+                if not store.exists(attachment.ref):
+                    store.open(attachment.ref).close()  # raises BlobMissing, saying why
+                data, line = placeholder()
+                splices[line] = attachment.ref
             else:
                 assert attachment.path is not None
                 data = attachment.path.read_bytes()
@@ -189,7 +197,7 @@ def _read_attachments(attachments: list[Attachment],
         except BlobError as exc:
             raise blob_error(exc, f"attachment {attachment.filename}") from None
         found.append((attachment, data))
-    return found
+    return found, splices
 
 
 def _message(config: Mapping[str, Any], envelope: Envelope,
@@ -232,15 +240,24 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
+@dataclass(frozen=True, slots=True)
+class Splices:
+    """Stored attachments to stream in place of their placeholders, and their store."""
+
+    lines: dict[bytes, BlobRef]
+    store: BlobStore | None
+
+
 def _deliver(server: MailServer, message: EmailMessage, envelope: Envelope,
-             timeout: float) -> dict[str, tuple[int, bytes]]:
+             timeout: float, splices: Splices) -> dict[str, tuple[int, bytes]]:
     """Send; returns the refused recipients (empty when all were accepted)."""
     try:
         if server.tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=timeout,
-                                                  context=server.tls_context())
+            smtp: smtp_stream.SMTP | smtp_stream.SMTPS = smtp_stream.SMTPS(
+                server.host, server.port, timeout=timeout, context=server.tls_context())
         else:
-            smtp = smtplib.SMTP(server.host, server.port, timeout=timeout)
+            smtp = smtp_stream.SMTP(server.host, server.port, timeout=timeout)
+        smtp.splices, smtp.store = splices.lines, splices.store
         with smtp:
             smtp.ehlo()
             if server.tls == "starttls":
@@ -249,6 +266,8 @@ def _deliver(server: MailServer, message: EmailMessage, envelope: Envelope,
             if server.username:
                 smtp.login(server.username, server.password)
             return smtp.send_message(message, envelope.sender, envelope.recipients)
+    except BlobError as exc:  # mid-message: the connection was dropped, nothing was sent
+        raise blob_error(exc, "a stored attachment") from None
     except smtplib.SMTPAuthenticationError as exc:
         raise PluginError(f"SMTP {server.where} refused the login of {server.username!r} "
                           f"({exc.smtp_code}) — check the credential", kind="AuthError") \

@@ -7,6 +7,7 @@ when a mail arrives."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import json
@@ -14,6 +15,9 @@ import logging
 import os
 import secrets
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -37,6 +41,7 @@ from plugins.email_fetch import fetch_messages
 from tests.conftest import Runner
 from tests.helpers import node, routine
 from tests.mail_servers import Dovecot, SmtpServer
+from tests.peak_memory import Peak
 from tests.tls_proxy import Certificates, make_certificates
 
 
@@ -218,6 +223,62 @@ async def test_attachments_from_stored_data_arrive_intact(smtp: SmtpServer, vaul
     error = await send_fails(vault, store, to="ann@example.test", attachments=[{"x": 1}])
     assert error.kind == "BadConfig" and "each attachment must be" in str(error)
     assert len(smtp.received) == 1  # nothing else was sent
+
+
+@pytest.fixture
+def maildir_smtp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """aiosmtpd in its own process, writing what it receives to a maildir: the sender's
+    memory is then the test process's alone."""
+    port, maildir = free_port(), tmp_path / "maildir"
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-s", "40000000",
+                               "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox",
+                               str(maildir)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.05)
+        yield port, maildir
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def test_a_24_mb_stored_attachment_streams_in_bounded_memory(
+        maildir_smtp: tuple[int, Path], tmp_path: Path) -> None:
+    port, maildir = maildir_smtp
+    store = FolderStore(tmp_path / "blobs")
+    data = os.urandom(24_000_000)
+    ref = store.put_bytes(data, "application/zip")
+
+    async def sink(name: str) -> dict[str, Any]:
+        return {"kind": "smtp", "fields": {"host": "127.0.0.1", "port": port, "tls": "none"}}
+
+    context = CredentialContext("mail", 1, logging.getLogger("kianax.test.mail"), sink,
+                                blobs=store)
+    config = {"credential": "sink", "from": "me@example.test", "to": "ann@example.test",
+              "text": "the archive", "attachments": {"content": ref.to_json(),
+                                                     "filename": "archive.zip"}}
+    with Peak() as peak:
+        await _send(context, None, config)
+    print(f"\n24 MB stored attachment sent: grew {peak.grown / 1e6:.1f} MB")
+    assert peak.grown < 16_000_000  # the message is never built whole (34 MB as base64)
+    [received] = list((maildir / "new").iterdir())
+    message = email.message_from_bytes(received.read_bytes(), policy=default_policy)
+    [part] = message.iter_attachments()
+    assert part.get_filename() == "archive.zip" and part.get_content() == data
+
+    stored = store.path_of(ref.digest)  # damaged at rest: found at the blob's end,
+    damaged = bytearray(stored.read_bytes())  # mid-message; the connection is dropped
+    damaged[20_000_000] ^= 1
+    stored.write_bytes(bytes(damaged))
+    with pytest.raises(PluginError) as caught:
+        await _send(context, None, config)
+    assert caught.value.kind == "BlobError" and "is damaged" in str(caught.value)
+    await asyncio.sleep(0.5)
+    assert len(list((maildir / "new").iterdir())) == 1  # nothing half-sent was delivered
 
 
 async def test_fetched_attachments_come_as_references_that_can_be_sent_on(
