@@ -70,6 +70,19 @@ def test_the_library_notices_a_routine_the_cli_imports(qapp, tmp_path, temporal)
         assert done.returncode == 0, done.stderr
         assert wait_for(lambda: "cli-made" in library_ids(window)), "the import never showed"
         assert not window.sync_library()  # nothing changed since: nothing rebuilt
+        window.open_routine("cli-made")
+        assert window.version == 1
+        second = routine([transform("a", 2), transform("b", 3)], [("a", "b")], rid="cli-made")
+        window.services.store.save_routine(second)  # a second import, as the CLI does it
+        assert window.sync_library()
+        assert window.version == 2 and len(window.editor.routine.nodes) == 2  # shown at once
+        assert "saved elsewhere" in window.statusBar().currentMessage()
+        window.editor.update_routine("Rename", name="mine")  # unsaved edits are never lost
+        window.services.store.save_routine(routine([transform("a", 4)], rid="cli-made"))
+        assert window.sync_library()
+        assert window.version == 2 and window.editor.routine.name == "mine"
+        assert "newer version 3" in window.statusBar().currentMessage()
+        window.editor.undo_stack.setClean()
         window.services.store.delete_routine("cli-made")  # as `kianax delete` would
         window._application_state(Qt.ApplicationState.ApplicationActive)  # window activated
         assert "cli-made" not in library_ids(window)

@@ -84,7 +84,31 @@ class RoutineActions:
         if stamp == self._library_stamp:
             return False
         self.refresh_library()
+        self._follow_stored_version()
         return True
+
+    def _follow_stored_version(self) -> None:
+        """The open routine got a newer version elsewhere (``kianax import``): shown at once
+        when nothing here is unsaved, else said, so nobody edits a stale copy unaware."""
+        routine_id = self.editor.routine.id
+        if self.version is None or getattr(self, "running", False) or \
+                getattr(self, "viewing_run", None):
+            return
+        try:
+            document, version = self.services.stored(routine_id)
+            routine = parse_routine(document)
+        except (KeyError, ValueError, RoutineInvalid):  # deleted, or damaged: leave it shown
+            return
+        if version <= self.version:
+            return
+        if not self.editor.undo_stack.isClean():
+            self.statusBar().showMessage(
+                f"{routine_id} has a newer version {version}, saved elsewhere; saving your "
+                f"changes makes version {version + 1}", 10000)
+            return
+        self._show(routine, version)
+        self.statusBar().showMessage(f"Showing version {version} of {routine_id}, saved "
+                                     "elsewhere (e.g. kianax import)", 8000)
 
     def _update_active_action(self) -> None:
         """The toggle reflects the open routine: only a saved one with a trigger to serve."""
