@@ -185,6 +185,10 @@ def test_a_pinned_node_in_the_dark_theme(qapp, tmp_path, monkeypatch, temporal, 
         window.scene.select_nodes(["fetch"])
         QApplication.processEvents()
         window.grab().save(str(ARTIFACTS / "pins-pinned-node-dark.png"))
+        dialog = window.edit_pin("fetch")
+        assert '"Ada"' in dialog.text.toPlainText()
+        dialog.grab().save(str(ARTIFACTS / "pins-pin-data-dialog-dark.png"))
+        dialog.reject()
     finally:
         close_window(window)
         monkeypatch.setenv("KIANAX_THEME", "light")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.routine.payload import PayloadError, parse_payload
 from app.routine.validation import output_ports
 from app.services import Pin, UserError
+from app.ui.theme import colors
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
@@ -104,7 +105,7 @@ class PinDialog(QDialog):
             self.pin_button.setEnabled(False)
             return
         self.status.setText("✔ Valid JSON")
-        self.status.setStyleSheet("color: #2b8a3e;")
+        self.status.setStyleSheet("color: #69db7c;" if colors().dark else "color: #2b8a3e;")
         self.pin_button.setEnabled(True)
 
     def pin(self) -> None:
@@ -216,7 +217,11 @@ class PinPanel:
         node_id = node_id or self._selected_node()
         if node_id is None:
             return None
-        node = self.editor.routine.node(node_id)
+        try:
+            node = self.editor.routine.node(node_id)
+        except KeyError:  # deleted meanwhile (a stale request from a viewer)
+            self.statusBar().showMessage(f"The routine has no node {node_id!r}", 4000)
+            return None
         plugin = self.services.plugins.get(node.plugin)
         ports = output_ports(plugin, node.config, node.on_error) if plugin else ("out",)
         pin = self.services.pins(self.editor.routine.id).get(node_id)
