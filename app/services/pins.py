@@ -58,6 +58,14 @@ class Pins:
     def unpin(self, routine_id: str, node_id: str) -> None:
         self.store.delete_pin(routine_id, node_id)
 
+    def adopt_draft(self, draft_id: str, routine_id: str) -> None:
+        """A new routine drawn under a draft id and saved under ``routine_id`` keeps what
+        the editor kept beside it: its pins and Run Now's test input."""
+        self.store.move_pins(draft_id, routine_id)
+        saved_input = self.store.test_input(draft_id)
+        if saved_input is not None:
+            self.store.set_test_input(routine_id, saved_input)
+
     def pin_from_run(self, routine_id: str, node_id: str, state: Mapping[str, Any]) -> Pin:
         """Pin what ``node_id`` output in a run (``state``: the last run, or a past run
         opened in the Runs view), on the ports it emitted on."""

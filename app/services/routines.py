@@ -127,6 +127,11 @@ class Library:
     def has_routine(self, routine_id: str) -> bool:
         return self.store.has_routine(routine_id)
 
+    def routines_stamp(self) -> Any:
+        """Changes whenever any process adds, saves, deletes or (de)activates a routine:
+        the desktop's library polls it to notice the CLI's imports cheaply."""
+        return self.store.routines_stamp()
+
     def stored(self, routine_id: str, version: int | None = None) -> tuple[dict[str, Any], int]:
         """The routine's stored document of ``version`` (default: the latest) and its version;
         KeyError when unknown."""

@@ -51,7 +51,7 @@ class RoutineActions:
     _library_stamp: Any = None
 
     def refresh_library(self) -> None:
-        self._library_stamp = self.services.store.routines_stamp()
+        self._library_stamp = self.services.routines_stamp()
         self.library.set_routines(self.services.routines(), self.editor.routine.id)
         self._update_active_action()
 
@@ -77,7 +77,7 @@ class RoutineActions:
         if not self.isVisible():
             return False
         try:
-            stamp = self.services.store.routines_stamp()
+            stamp = self.services.routines_stamp()
         except Exception as exc:  # a store fault is reported where it is used
             log.debug("library sync skipped: %s", exc)
             return False
@@ -220,10 +220,7 @@ class RoutineActions:
         if new_id != old_id:
             _rekey_history(self.editor, new_id)
             self.editor.model.apply(dataclasses.replace(self.editor.routine, id=new_id))
-            self.services.store.move_pins(old_id, new_id)
-            saved_input = self.services.store.test_input(old_id)
-            if saved_input is not None:
-                self.services.set_test_input(new_id, saved_input)
+            self.services.adopt_draft(old_id, new_id)
             self.test_input.setProperty("routine_id", new_id)
         if name != current:
             self.editor.update_routine("Name routine", name=name)
