@@ -134,7 +134,9 @@ class _NodeMenu(QObject):
         if node_id is None:
             return False
         self.window.scene.select_nodes([node_id])
-        self.window.node_menu(node_id).exec(event.globalPos())  # type: ignore[attr-defined]
+        menu = self.window.node_menu(node_id)
+        menu.exec(event.globalPos())  # type: ignore[attr-defined]
+        menu.deleteLater()  # one menu per right-click: none left behind
         return True
 
 
@@ -173,6 +175,7 @@ class PinPanel:
             .setShortcut(self.run_here_action.shortcut())
         output = menu.addAction("Pin output", lambda: self.pin_output(node_id))
         output.setEnabled(self._run_output(node_id) is not None)
+        output.setShortcut(self.pin_action.shortcut())
         output.setToolTip("Pin what this node output in the run shown")
         menu.addAction("Edit pinned data…" if node_id in self.pinned_ids else "Pin data…",
                        lambda: self.edit_pin(node_id))
