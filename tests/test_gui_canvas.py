@@ -26,7 +26,12 @@ def sample_text(name: str) -> str:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    # a first save asks for the routine's name: the user keeps the one offered
+    monkeypatch.setattr(QInputDialog, "getText",
+                        lambda *args, text="", **kwargs: (text or "Named", True))
     home = tmp_path / "home"
     services = Kianax(Paths(home / "data", home / "config", home / "logs"))
     win = MainWindow(services)

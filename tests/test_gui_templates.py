@@ -21,7 +21,12 @@ from tests.test_gui_run import close_window
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    # a first save asks for the routine's name: the user keeps the one offered
+    monkeypatch.setattr(QInputDialog, "getText",
+                        lambda *args, text="", **kwargs: (text or "Named", True))
     home = tmp_path / "home"
     win = MainWindow(Kianax(Paths(home / "data", home / "config", home / "logs")))
     win.resize(1300, 800)
@@ -88,8 +93,10 @@ def test_a_template_that_touches_the_machine_is_trusted_once_saved(window, qtbot
         (resource_dir() / "samples" / "folder-backup.json").read_text())), \
         "the sample runs a command: it needs trust"
     dialog.list.setCurrentRow(dialog.routines.index(backup))
-    qtbot.mouseDClick(dialog.list.viewport(), Qt.MouseButton.LeftButton,
-                      pos=dialog.list.visualItemRect(dialog.list.currentItem()).center())
+    where = dialog.list.visualItemRect(dialog.list.currentItem()).center()
+    qtbot.mouseClick(dialog.list.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert dialog.isVisible(), "one click only chooses"
+    qtbot.mouseDClick(dialog.list.viewport(), Qt.MouseButton.LeftButton, pos=where)
     QApplication.processEvents()
     routine_id = window.editor.routine.id
     assert routine_id.startswith("folder-backup")

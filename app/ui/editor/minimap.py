@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
@@ -48,13 +48,16 @@ class Minimap(QWidget):
         """What the routine covers in scene coordinates (nodes and notes); measured once
         per change of the routine."""
         if self._content is None:
-            rect = QRectF()
-            for item in self.scene.nodes.values():
-                rect = rect.united(QRectF(item.pos().x(), item.pos().y(), NODE_WIDTH,
-                                          item.height))
-            for note in self.scene.notes.values():
-                rect = rect.united(QRectF(note.pos().x(), note.pos().y(), *note.size))
-            self._content = rect
+            boxes = [(item.pos(), NODE_WIDTH, item.height) for item in self.scene.nodes.values()]
+            boxes += [(note.pos(), *note.size) for note in self.scene.notes.values()]
+            if not boxes:
+                self._content = QRectF()
+            else:
+                left = min(pos.x() for pos, _, _ in boxes)
+                top = min(pos.y() for pos, _, _ in boxes)
+                right = max(pos.x() + width for pos, width, _ in boxes)
+                bottom = max(pos.y() + height for pos, _, height in boxes)
+                self._content = QRectF(left, top, right - left, bottom - top)
         return self._content
 
     def visible(self) -> QRectF:
@@ -109,17 +112,20 @@ class Minimap(QWidget):
         edge = QColor(c.edge)
         edge.setAlphaF(0.6)
         painter.setPen(QPen(edge, 0))  # cosmetic: one pixel whatever the scale
-        nodes = self.scene.nodes
-        painter.drawLines([QLineF(nodes[conn.source].pos() + QPointF(NODE_WIDTH, 20),
-                                  nodes[conn.target].pos() + QPointF(0, 20))
-                           for conn in self.scene.model.routine.connections
-                           if conn.source in nodes and conn.target in nodes])
+        ends, starts, by_colour = {}, {}, {}
+        for node_id, item in self.scene.nodes.items():
+            pos = item.pos()
+            x, y = pos.x(), pos.y()
+            starts[node_id], ends[node_id] = QPointF(x + NODE_WIDTH, y + 20), QPointF(x, y + 20)
+            by_colour.setdefault(item.category, []).append(QRectF(x, y, NODE_WIDTH,
+                                                                  item.height))
+        points = []  # pairs: one drawLines call for every connection
+        for conn in self.scene.model.routine.connections:
+            if conn.source in starts and conn.target in ends:
+                points += (starts[conn.source], ends[conn.target])
+        painter.drawLines(points)
         painter.setPen(Qt.PenStyle.NoPen)
-        by_colour: dict[str, list[QRectF]] = {}
-        for item in nodes.values():  # one call per category colour, not one per node
-            by_colour.setdefault(item.category, []).append(
-                QRectF(item.pos().x(), item.pos().y(), NODE_WIDTH, item.height))
-        for category, rects in by_colour.items():
+        for category, rects in by_colour.items():  # one call per colour, not one per node
             painter.setBrush(c.header.get(category, c.header["default"]))
             painter.drawRects(rects)
         painter.end()
