@@ -15,7 +15,7 @@ from app.paths import Paths
 from app.resources import resource_dir
 from app.services import Kianax
 from app.ui.main_window import MainWindow
-from app.ui.templates_dialog import TemplatesDialog, templates, thumbnail
+from app.ui.templates_dialog import TemplatesDialog, blurb, templates, thumbnail
 from tests.conftest import ARTIFACTS
 from tests.test_gui_run import close_window
 
@@ -56,7 +56,8 @@ def test_lists_every_sample_with_name_description_and_a_picture(window, qtbot):
         widget = dialog.list.itemWidget(dialog.list.item(row))
         texts = " ".join(label.text() for label in widget.findChildren(QLabel))
         routine = dialog.routines[row]
-        assert routine.name in texts and routine.description in texts
+        assert routine.name in texts and blurb(routine.description) in texts
+        assert dialog.list.item(row).toolTip() == routine.description
         picture = next(label.pixmap() for label in widget.findChildren(QLabel)
                        if not label.pixmap().isNull())
         image = picture.toImage()
@@ -102,6 +103,13 @@ def test_a_template_that_touches_the_machine_is_trusted_once_saved(window, qtbot
     assert routine_id.startswith("folder-backup")
     window.save()
     assert window.services.current_untrusted(routine_id) is None
+
+
+def test_the_list_shows_descriptions_without_command_line_hints():
+    text = ("Packs a folder into a dated .tar.gz. Try: kianax run folder-backup.json "
+            "--trust --input '{\"folder\": \"/home/me\"}'")
+    assert blurb(text) == "Packs a folder into a dated .tar.gz."
+    assert blurb("word " * 100).endswith("…") and len(blurb("word " * 100)) <= 241
 
 
 def test_thumbnails_are_quick(window):

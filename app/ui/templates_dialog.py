@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 THUMBNAIL = QSize(240, 140)
+BLURB = 240
 ROLE_INDEX = Qt.ItemDataRole.UserRole
 
 
@@ -77,6 +79,11 @@ class TemplatesDialog(QDialog):
         self.list = QListWidget()
         self.list.setObjectName("templates")
         self.list.setSpacing(2)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.list.setStyleSheet(  # a tint, not a solid fill: the row's text stays readable
+            "QListWidget::item:selected { background: rgba(28, 126, 214, 0.22);"
+            " border: 1px solid #1c7ed6; border-radius: 4px; }")
         for index, routine in enumerate(self.routines):
             item = QListWidgetItem()
             item.setData(ROLE_INDEX, index)
@@ -106,14 +113,19 @@ class TemplatesDialog(QDialog):
         picture.setPixmap(thumbnail(routine, plugins))
         picture.setFixedSize(THUMBNAIL)
         name = QLabel(f"<b>{_escape(routine.name)}</b>")
-        description = QLabel(routine.description or "")
+        description = QLabel(blurb(routine.description))
         description.setWordWrap(True)
+        description.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         plugins_used = sorted({n.plugin for n in routine.nodes})
         count = len(routine.nodes)
         detail = QLabel(f"{count} node{'s' if count != 1 else ''} · "
                         f"{', '.join(plugins_used)}")
         detail.setWordWrap(True)
-        detail.setEnabled(False)  # muted
+        detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        muted = detail.font()
+        muted.setPointSizeF(muted.pointSizeF() * 0.9)
+        muted.setItalic(True)
+        detail.setFont(muted)
         text = QVBoxLayout()
         text.addWidget(name)
         text.addWidget(description)
@@ -132,6 +144,16 @@ class TemplatesDialog(QDialog):
     def chosen(self) -> Routine | None:
         item = self.list.currentItem()
         return None if item is None else self.routines[item.data(ROLE_INDEX)]
+
+
+def blurb(description: str, limit: int = BLURB) -> str:
+    """What the list shows of a description: the part before its command-line hints
+    ("Try: kianax run …", of no use here), cut at a word near ``limit`` (the tooltip has
+    it all)."""
+    text = description.split(" Try:")[0].strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def _escape(text: str) -> str:

@@ -64,19 +64,22 @@ class Minimap(QWidget):
         return self.view.mapToScene(self.view.viewport().rect()).boundingRect()
 
     def bounds(self) -> QRectF:
-        """The mapped area: the routine and the visible part, so the frame is always in.
-        It stays put while both fit in it, so scrolling and zooming redraw nothing; when
-        the view leaves it, it grows with room to spare."""
+        """The mapped area: the routine (so it fills the map and scrolling over it redraws
+        nothing); when the view is away from the routine, the routine and the view, so the
+        frame shows where the view is (kept while it still fits)."""
         content, visible = self.content(), self.visible()
-        if self._cache is not None and self._cache_bounds.contains(visible) and \
-                self._cache_bounds.contains(content):
-            return self._cache_bounds
-        rect = visible if content.isEmpty() else content.adjusted(-40, -40, 40, 40)
-        if rect.contains(visible):
-            return rect
-        rect = rect.united(visible)
-        return rect.adjusted(-rect.width() / 4, -rect.height() / 4, rect.width() / 4,
-                             rect.height() / 4)
+        if content.isEmpty():
+            return visible
+        padded = content.adjusted(-40, -40, 40, 40)
+        if padded.intersects(visible):
+            return padded
+        wanted = padded.united(visible)
+        cached = self._cache_bounds
+        if self._cache is not None and cached.contains(wanted) and \
+                cached.width() * cached.height() <= 2 * wanted.width() * wanted.height():
+            return cached
+        return wanted.adjusted(-wanted.width() / 10, -wanted.height() / 10,
+                               wanted.width() / 10, wanted.height() / 10)
 
     def _scale(self, bounds: QRectF) -> tuple[float, QPointF]:
         area = QRectF(self.rect()).adjusted(PAD, PAD, -PAD, -PAD)
