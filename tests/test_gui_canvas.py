@@ -234,6 +234,30 @@ def test_typing_in_a_note_never_deletes_the_note_or_adds_another(window, qtbot):
     assert window.editor.routine.notes[0].text == "Sa"
 
 
+def test_shift_s_on_the_canvas_adds_a_note_and_delete_removes_it(window, qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    window.editor.add_node("core.condition", (0, 0))
+    window.scene.select_nodes([window.editor.routine.nodes[0].id])
+    field = window.inspector.findChild(QLineEdit, "config.expression")
+    field.setFocus()
+    qtbot.keyClicks(field, "Sum")  # a capital S in a form field is just typing
+    assert field.text().endswith("Sum")
+    assert window.editor.routine.notes == ()
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_S, Qt.KeyboardModifier.ShiftModifier)
+    assert len(window.editor.routine.notes) == 1
+    note = window.scene.notes[window.editor.routine.notes[0].id]
+    note.editor_item.clearFocus()
+    QApplication.processEvents()
+    window.scene.clearSelection()
+    note.setSelected(True)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Delete)
+    assert window.editor.routine.notes == ()
+    assert window.editor.undo_stack.undoText() == "Delete note"
+
+
 def test_notes_round_trip_through_save_and_export(window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
