@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from app.engine.session import EngineSession
 
 log = logging.getLogger(__name__)
+START_RECORD_DELAY_S = 1.0
 
 
 class TriggerRuns:
@@ -27,6 +29,8 @@ class TriggerRuns:
         self.engine = engine
         self.on_run = on_run
         self._pending: set[asyncio.Future[Any]] = set()
+        # runs whose start is not written yet: run id -> (the timer, the write)
+        self._unwritten: dict[str, tuple[asyncio.TimerHandle, Callable[[], None]]] = {}
 
     async def launch(self, routine: ActiveRoutine, payload: Any, source: str | None = None,
                      ) -> tuple[str, asyncio.Future[dict[str, Any]]]:
@@ -35,11 +39,17 @@ class TriggerRuns:
         source = source or str(trigger_of(routine.document).get("type") or "manual")
         run_id, outcome = await self.engine.launch(routine.document, payload, routine.version,
                                                    source=source)
-        self.store.record_run_started(run_id, routine.id, routine.version, payload,
-                                      source=source)
+        # Most trigger runs end within a moment: then the store is written once, at the end.
+        # A run still going after START_RECORD_DELAY_S is recorded as running meanwhile; one
+        # cut short by a crash before that is found by the next sync with Temporal.
+        start = functools.partial(self.store.record_run_started, run_id, routine.id,
+                                  routine.version, payload, source)
+        started = asyncio.get_running_loop().call_later(START_RECORD_DELAY_S, self._write_start,
+                                                        run_id)
+        self._unwritten[run_id] = (started, start)
         if self.on_run is not None:
             self.on_run(routine.id, run_id)
-        return run_id, self._follow(outcome, routine.version)
+        return run_id, self._follow(outcome, routine.version, started=run_id)
 
     def adopt(self, run_id: str, version: int | None) -> None:
         """Record the end of a run the store still shows as running (Kianax quit while it
@@ -47,18 +57,31 @@ class TriggerRuns:
         self._follow(self.engine.outcome(run_id), version, quiet=True)
 
     def _follow(self, outcome: asyncio.Future[dict[str, Any]], version: int | None,
-                quiet: bool = False) -> asyncio.Future[dict[str, Any]]:
-        recorded = asyncio.ensure_future(self._record(outcome, version, quiet))
+                quiet: bool = False, started: str | None = None,
+                ) -> asyncio.Future[dict[str, Any]]:
+        recorded = asyncio.ensure_future(self._record(outcome, version, quiet, started))
         self._pending.add(recorded)
         recorded.add_done_callback(self._pending.discard)
         return recorded
 
+    def _write_start(self, run_id: str) -> None:
+        """The run is still going: record it as running now."""
+        _, start = self._unwritten.pop(run_id, (None, None))
+        if start is not None:
+            start()
+
     async def close(self) -> None:
+        """Stop following runs; those not yet in the store are recorded as running, so the
+        next start finds and follows them (a quit mid-run loses nothing)."""
+        for run_id in list(self._unwritten):
+            self._unwritten[run_id][0].cancel()
+            self._write_start(run_id)
         for pending in list(self._pending):
             pending.cancel()
 
     async def _record(self, outcome: asyncio.Future[dict[str, Any]], version: int | None,
-                      quiet: bool = False) -> dict[str, Any]:
+                      quiet: bool = False, started: str | None = None,
+                      ) -> dict[str, Any]:
         try:
             state = await outcome
         except Exception as exc:
@@ -66,5 +89,8 @@ class TriggerRuns:
                 raise
             log.info("the end of an earlier run is unknown here: %s", exc)
             return {}
+        finally:
+            if started is not None and started in self._unwritten:
+                self._unwritten.pop(started)[0].cancel()  # the end below records it all
         self.store.record_run_state(state, version)
         return state

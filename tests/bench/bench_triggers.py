@@ -5,7 +5,9 @@
 (a) signed POST ?wait=1 (HTTP, HMAC, launch, final state) vs engine start + final state;
 (b) signed POST answered 202 vs engine start alone;
 (c) a burst of N signed requests (rate limit lifted) until every run has ended, vs N
-    direct starts until every run has ended.
+    direct starts until every run has ended;
+(d) the limit: signed POST ?wait=1 vs an empty hand-written workflow started and awaited
+    (eager start) on the same server — what the engine itself costs per run.
 Medians of N, A and B alternated, one dev server, one worker, one listener.
 """
 
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
+from temporalio.worker import Worker
 
 from app.engine.devserver import EmbeddedServer, free_port
 from app.paths import Paths
@@ -28,6 +31,7 @@ from app.services import Kianax
 from app.settings import Settings
 from app.triggers.webhook import signed_headers
 from app.vault import Vault
+from tests.bench.handwritten import EmptyWorkflow
 from tests.helpers import routine, transform
 from tests.keyrings import MemoryKeyring
 
@@ -58,7 +62,8 @@ async def main(repeat: int, burst: int) -> None:
                            trigger={"type": "webhook", "path": "bench", "credential": "bench"})
         version = app.store.save_routine(document)
         try:
-            async with app.engine() as engine:
+            async with app.engine() as engine, Worker(
+                    engine.client, task_queue="bench-empty", workflows=[EmptyWorkflow]):
                 await app.activate("bench", engine)
                 host = app.trigger_host(engine)
                 await host.start()
@@ -100,10 +105,17 @@ async def main(repeat: int, burst: int) -> None:
 
                     await hook_wait()
                     await direct_wait()  # warm both paths
+                    async def empty_wait() -> None:
+                        await engine.client.execute_workflow(
+                            EmptyWorkflow.run, {"n": 1}, id=f"empty-{next(numbers)}",
+                            task_queue="bench-empty", request_eager_start=True)
+
                     pairs = {"(a) start and wait for the result": (hook_wait, direct_wait),
                              "(b) accepted (202) vs started": (hook_accept, direct_start),
                              f"(c) burst of {burst} until all ended": (hook_burst,
-                                                                        direct_burst)}
+                                                                        direct_burst),
+                             "(d) webhook run vs empty workflow (limit)": (hook_wait,
+                                                                           empty_wait)}
                     for label, (hook, direct) in pairs.items():
                         a, b = [], []
                         rounds = repeat if not label.startswith("(c)") else max(3, repeat // 4)

@@ -59,3 +59,12 @@ class FanOutWorkflow:
                     bench_get, url, start_to_close_timeout=timedelta(seconds=30))
 
         return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
+@workflow.defn(name="BenchEmpty", sandboxed=False)
+class EmptyWorkflow:
+    """The physical limit: what the embedded server costs for a workflow that does nothing."""
+
+    @workflow.run
+    async def run(self, value: Any) -> Any:
+        return value
