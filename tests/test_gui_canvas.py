@@ -300,6 +300,14 @@ def test_minimap_frames_the_view_and_a_click_moves_it(window, qtbot):
     qtbot.mouseClick(minimap, Qt.MouseButton.LeftButton, pos=far.toPoint())
     centre = window.view.mapToScene(window.view.viewport().rect().center())
     assert abs(centre.x() - 6000) < 60 and abs(centre.y() - 2500) < 60
+    toggle = next(a for a in window.findChildren(type(window.save_action))
+                  if a.text() == "&Minimap")
+    toggle.trigger()  # View ▸ Minimap off
+    assert not minimap.isVisible()
+    window.editor.add_node("core.delay", (0, 0))
+    assert not minimap.isVisible(), "an edit does not bring it back"
+    toggle.trigger()
+    assert minimap.isVisible()
 
 
 def test_minimap_costs_under_5_ms_a_frame_on_500_nodes(window):
@@ -328,7 +336,7 @@ def test_minimap_costs_under_5_ms_a_frame_on_500_nodes(window):
           f"median (max {max(warm):.2f}); after an edit {statistics.median(cold):.2f} ms "
           f"median (max {max(cold):.2f})")
     assert statistics.median(warm) < 5  # the bound, per frame
-    assert statistics.median(cold) < 10  # once per edit; about 3-5 ms on a quiet machine
+    assert statistics.median(cold) < 5  # once per edit
 
 
 def test_ctrl_f_finds_by_id_name_or_plugin_and_enter_cycles(window, qtbot):
@@ -426,11 +434,13 @@ def test_an_empty_canvas_says_how_to_start_and_double_click_adds(window, qtbot):
                    for y in range(centre.y() - 30, centre.y() + 30, 2))
 
     assert ink_at_centre() > 50, "the hint is drawn"
+    assert not window.view.minimap.isVisible(), "nothing to map yet"
     qtbot.mouseDClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
     assert window.quick_add.isVisible(), "double-click on the canvas opens quick-add"
     qtbot.keyClicks(window.quick_add.search, "delay")
     qtbot.keyClick(window.quick_add.search, Qt.Key.Key_Return)
     assert [n.plugin for n in window.editor.routine.nodes] == ["core.delay"]
+    assert window.view.minimap.isVisible()
     window.view.centerOn(5000, 5000)  # away from the node: only the hint could draw here
     QApplication.processEvents()
     assert ink_at_centre() < 10, "the hint is gone once there is a node"
@@ -616,6 +626,8 @@ def test_screenshot_of_a_routine_with_notes_minimap_summaries_and_colours(qapp, 
         win.resize(1500, 900)
         win.show()
         qtbot.waitExposed(win)
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert win.view.grab().save(str(ARTIFACTS / f"canvas-empty-{theme}.png"))
         win._show(showcase(), None)
         win.scene.set_pinned({"fetch"})
         win.scene.set_progress("each", 237, 1000)

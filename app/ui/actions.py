@@ -102,7 +102,7 @@ def build_actions(w: MainWindow) -> None:
     action(w, "&Fit to window", w.view.fit, "Ctrl+0", view)
     action(w, "Auto-&layout", w.scene.auto_layout, "Ctrl+Shift+L", view,
            "Arrange the nodes in columns, left to right, by their place in the flow")
-    minimap = action(w, "&Minimap", lambda: w.view.minimap.setVisible(minimap.isChecked()),
+    minimap = action(w, "&Minimap", lambda: w.view.minimap.set_wanted(minimap.isChecked()),
                      None, view)
     minimap.setCheckable(True)
     minimap.setChecked(True)

@@ -36,6 +36,7 @@ class Minimap(QWidget):
         self._cache_bounds = QRectF()
         self._content: QRectF | None = None
         self._bounds_at_press = QRectF()
+        self.wanted = True
         # each node's box, kept up to date one node at a time: a redraw after an edit
         # then only hands ready-made rectangles to Qt
         self._boxes: dict[str, tuple[QRectF, QPointF, QPointF, str]] = {}
@@ -47,6 +48,7 @@ class Minimap(QWidget):
         model.changed.connect(self.invalidate)
         model.reset.connect(self.invalidate)
         self._measure_all()
+        self.invalidate()
 
     def _measure(self, node_id: str) -> None:
         item = self.scene.nodes.get(node_id)
@@ -65,7 +67,13 @@ class Minimap(QWidget):
     def invalidate(self) -> None:
         self._cache = None
         self._content = None
+        self.setVisible(self.wanted and bool(self.scene.nodes or self.scene.notes))
         self.update()
+
+    def set_wanted(self, wanted: bool) -> None:
+        """View ▸ Minimap; shown only when there is a routine to map."""
+        self.wanted = wanted
+        self.invalidate()
 
     def content(self) -> QRectF:
         """What the routine covers in scene coordinates (nodes and notes); measured once
