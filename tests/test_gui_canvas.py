@@ -384,6 +384,7 @@ def test_auto_layout_puts_nodes_in_columns_by_depth_as_one_undo_step(window):
     document = json.loads(sample_text("order-triage.json"))
     for item in document["nodes"]:
         item["position"] = scattered[item["id"]]
+    document["nodes"].reverse()  # document order must not decide: the ports do
     window._show(parse_routine(document), None)
     steps = window.editor.undo_stack.count()
     window.scene.auto_layout()

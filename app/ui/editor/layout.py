@@ -4,7 +4,7 @@ cross less. Pure: routine in, positions out; the editor applies them as one undo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from app.routine import Routine
 
@@ -40,18 +40,24 @@ def depths(routine: Routine) -> dict[str, int]:
     return depth
 
 
-def layered(routine: Routine, heights: Mapping[str, float], width: float) -> dict[str, tuple[
-        float, float]]:
+def layered(routine: Routine, heights: Mapping[str, float], width: float,
+            outputs: Mapping[str, Sequence[str]] | None = None) -> dict[str, tuple[float,
+                                                                                  float]]:
     """Positions for every node: columns by depth, starting where the graph's top-left node
-    is now, snapped to the canvas grid."""
+    is now, snapped to the canvas grid. ``outputs`` (each node's output ports, top to
+    bottom) puts what hangs off an upper port above what hangs off a lower one."""
     if not routine.nodes:
         return {}
     depth = depths(routine)
     order = {node.id: index for index, node in enumerate(routine.nodes)}
-    preds: dict[str, list[str]] = {node.id: [] for node in routine.nodes}
+    preds: dict[str, list[tuple[str, float]]] = {node.id: [] for node in routine.nodes}
     for conn in routine.connections:
         if conn.source in preds and conn.target in preds:
-            preds[conn.target].append(conn.source)
+            ports = list((outputs or {}).get(conn.source, ()))
+            # a lower port pulls its target a little further down: -0.25 … +0.25
+            shift = (ports.index(conn.source_port) / max(len(ports) - 1, 1) - 0.5) / 2 \
+                if conn.source_port in ports and len(ports) > 1 else 0.0
+            preds[conn.target].append((conn.source, shift))
     columns: dict[int, list[str]] = {}
     for node in routine.nodes:
         columns.setdefault(depth[node.id], []).append(node.id)
@@ -66,7 +72,7 @@ def layered(routine: Routine, heights: Mapping[str, float], width: float) -> dic
     for column in sorted(columns):
         ids = columns[column]
         for node_id in ids:  # barycentre of the predecessors' rows, then document order
-            placed = [rank[p] for p in preds[node_id] if p in rank]
+            placed = [rank[p] + shift for p, shift in preds[node_id] if p in rank]
             rank[node_id] = sum(placed) / len(placed) if placed else float(order[node_id])
         ids.sort(key=lambda n: (rank[n], order[n]))
         y = top + (tallest - extent(ids)) / 2  # columns centred on one another

@@ -161,7 +161,8 @@ class EditorScene(QGraphicsScene):
     def auto_layout(self) -> None:
         """Columns by topological depth, left to right: one undo step."""
         heights = {node_id: item.height for node_id, item in self.nodes.items()}
-        positions = layered(self.model.routine, heights, NODE_WIDTH)
+        outputs = {node_id: item.outputs for node_id, item in self.nodes.items()}
+        positions = layered(self.model.routine, heights, NODE_WIDTH, outputs)
         self.editor.move({node_id: position for node_id, position in positions.items()
                           if position != self.model.routine.node(node_id).position},
                          text="Auto-layout")
