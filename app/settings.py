@@ -39,6 +39,7 @@ class Settings:
     blob_store_endpoint: str = ""  # e.g. "http://127.0.0.1:9000"; "": AWS
     blob_store_region: str = ""
     blob_store_credential: str = ""  # an `s3` credential (access_key, secret_key)
+    run_retention_days: int = 30  # finished runs older than this leave the store and engine
     blob_retention_days: int = 30  # blobs no run references are deleted after this
     blob_threshold_bytes: int = 262_144  # a node output larger than this travels by reference
 

@@ -129,3 +129,41 @@ async def test_the_runtime_deletes_unreferenced_old_blobs_when_it_starts(
         await runtime.close()
     assert not store.exists(old)
     assert store.exists(young) and store.exists(kept)
+
+
+async def test_run_retention_forgets_old_finished_runs_and_sets_the_engine_history(
+        tmp_path: Path) -> None:
+    """run_retention_days (default 30): at start, finished runs older than that leave the
+    store (a waiting one stays), and the embedded engine keeps closed runs as long."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+    app = services(tmp_path, None)  # the embedded server
+    store = app.store
+    for run_id, status in (("old-done", "completed"), ("old-wait", "waiting"),
+                           ("new-done", "completed")):
+        store.record_run_started(run_id, "r", 1, None, source="cli")
+        store.record_run_state({"run_id": run_id, "routine_id": "r", "status": status,
+                                "nodes": {}, "result": None, "error": None})
+    long_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=45)
+    with store._session() as session:  # runs started 45 days ago
+        from app.store.models import RunRow
+
+        for run_id in ("old-done", "old-wait"):
+            session.get(RunRow, run_id).started_at = long_ago
+    runtime = Runtime(app, triggers=False)
+    try:
+        assert await runtime.start(), runtime.error
+        for _ in range(100):
+            if not store.has_run("old-done"):
+                break
+            await asyncio.sleep(0.05)
+        described = await runtime.engine.client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=runtime.engine.namespace))
+    finally:
+        await runtime.close()
+    assert [store.has_run(r) for r in ("old-done", "old-wait", "new-done")] == \
+        [False, True, True]
+    assert described.config.workflow_execution_retention_ttl.seconds == 30 * 86400

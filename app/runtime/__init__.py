@@ -110,6 +110,10 @@ class Runtime:
             except Exception as exc:
                 log.exception("schedule reconciliation failed")
                 self._say(f"Could not check the schedules: {exc}")
+        try:
+            await self.services.keep_engine_history(session)
+        except Exception as exc:  # the defaults stand; nothing else depends on it
+            log.warning("could not set the engine's history retention: %s", exc)
         self._recover(session)
         # Runs started elsewhere (cron schedules, workers on other machines) are copied into
         # the store now and every minute.

@@ -112,6 +112,18 @@ class EngineAccess:
             spill_bytes=self.settings.blob_threshold_bytes,
         )
 
+    async def keep_engine_history(self, engine: EngineSession) -> None:
+        """The embedded server keeps closed runs as long as the store does
+        (``run_retention_days``); a shared server's retention is its operator's."""
+        if engine.embedded is None or engine.client is None:
+            return
+        from app.engine.namespace import keep_history_for
+
+        if await keep_history_for(engine.client, engine.namespace,
+                                  self.settings.run_retention_days):
+            log.info("the embedded engine now keeps closed runs %d days",
+                     self.settings.run_retention_days)
+
     async def _resolve_credential(self, name: str) -> dict[str, Any]:
         """The worker's credential resolver: keyring access off the event loop."""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from app.routine import dump_routine
@@ -22,6 +23,13 @@ class Running(EngineAccess):
     """Runs: started, awaited and recorded in the store."""
 
     history: RunHistory
+
+    def forget_old_runs(self) -> int:
+        """Run retention: finished runs older than ``run_retention_days`` (at least 1) leave
+        the store; the blobs only they referred to go with the next blob collection."""
+        days = max(1, self.settings.run_retention_days)
+        return self.store.forget_runs_before(datetime.now(UTC).replace(tzinfo=None)
+                                             - timedelta(days=days))
 
     async def run(self, loaded: LoadedRoutine, trigger: Any = None, server: str | None = None,
                   on_event: Callable[[dict[str, Any]], None] | None = None,

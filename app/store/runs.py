@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.store.common import NotFound, iso, now, parse_time
@@ -238,6 +238,15 @@ class RunHistory:
             return [RunSummary(r.id, r.routine_id, r.version, r.status, r.started_at,
                                r.finished_at, _message(r.error), r.source, r.rerun_of)
                     for r in session.execute(query)]
+
+    def forget_runs_before(self, cutoff: datetime) -> int:
+        """Delete finished runs started before ``cutoff`` (naive UTC) with their nodes; runs
+        still going (or waiting for a person) stay whatever their age. Returns how many."""
+        with self._session() as session:
+            doomed = select(RunRow.id).where(RunRow.started_at < cutoff,
+                                             RunRow.status.not_in(UNFINISHED))
+            session.execute(delete(RunNodeRow).where(RunNodeRow.run_id.in_(doomed)))
+            return session.execute(delete(RunRow).where(RunRow.id.in_(doomed))).rowcount or 0
 
     def unfinished_runs(self) -> list[tuple[str, int | None]]:
         """(run id, version) of runs recorded as running, paused or waiting: their end was
