@@ -124,6 +124,11 @@ def test_categories_have_distinct_header_colours_in_both_themes(window, monkeypa
     nodes = [{"id": "a", "plugin": "core.delay", "config": {"seconds": 1}, "position": [0, 0]},
              {"id": "b", "plugin": "files.read", "config": {"path": "x"}, "position": [300, 0]}]
     window._show(doc(nodes), None)
+    tree = window.palette.tree  # the palette's categories wear the same colours
+    for row in range(tree.topLevelItemCount()):
+        category = tree.topLevelItem(row)
+        shown = category.icon(0).pixmap(12, 12).toImage().pixelColor(6, 6)
+        assert shown == _colors(False).header[category.text(0)], category.text(0)
     header_a = render(window.scene, card(window, "a")).pixelColor(40, 20)
     header_b = render(window.scene, card(window, "b")).pixelColor(40, 20)
     assert header_a != header_b

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QDrag, QKeyEvent
+from PySide6.QtGui import QDrag, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QLineEdit,
@@ -24,6 +24,14 @@ from app.ui.theme import colors
 
 PLUGIN_MIME = "application/x-kianax-plugin"
 ROLE_PLUGIN = Qt.ItemDataRole.UserRole
+
+
+def swatch(category: str) -> QIcon:
+    """A small square in the category's node-header colour."""
+    c = colors()
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(c.header.get(category, c.header["default"]))
+    return QIcon(pixmap)
 
 
 def _matches(plugin: Plugin, text: str) -> bool:
@@ -81,6 +89,7 @@ class Palette(QWidget):
             if parent is None:
                 parent = QTreeWidgetItem([plugin.category])
                 parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                parent.setIcon(0, swatch(plugin.category))  # the colour its cards wear
                 categories[plugin.category] = parent
                 self.tree.addTopLevelItem(parent)
             item = QTreeWidgetItem([plugin.title])
