@@ -164,6 +164,9 @@ def test_progress_shows_done_of_total_and_clears(window):
     assert item.progress is None
     assert render(window.scene, card(window, "each")) == plain
     window.scene.set_progress("missing", 1, 2)  # a node not on the canvas is ignored
+    window.scene.set_progress("each", 5, 10)
+    window._show(doc(nodes), None)  # opened again: that run's progress is gone
+    assert window.scene.nodes["each"].progress is None
 
 
 def test_for_each_nodes_wear_an_each_badge(window):

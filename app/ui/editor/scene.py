@@ -69,10 +69,13 @@ class EditorScene(QGraphicsScene):
     # Model → items
 
     def rebuild(self) -> None:
+        """Another routine (or version) opened: a for_each's progress belongs to the run of
+        the one before; pins are set again by whoever owns them."""
         self.clear()
         self.nodes.clear()
         self.edges.clear()
         self.notes.clear()
+        self.progress.clear()
         self._drag_line = None
         for note in self.model.routine.notes:
             self._add_note(note.id)
