@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFocusEvent, QKeyEvent, QPainter, QPen, QTextO
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsSceneContextMenuEvent,
+    QGraphicsSceneHoverEvent,
     QGraphicsSceneMouseEvent,
     QGraphicsTextItem,
     QMenu,
@@ -154,9 +155,8 @@ class NoteItem(QGraphicsItem):
     def _in_grip(self, point: QPointF) -> bool:
         return point.x() >= self.size[0] - GRIP and point.y() >= self.size[1] - GRIP
 
-    def hoverMoveEvent(self, event: object) -> None:
-        pos = event.pos()  # type: ignore[attr-defined]
-        self.setCursor(Qt.CursorShape.SizeFDiagCursor if self._in_grip(pos)
+    def hoverMoveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.setCursor(Qt.CursorShape.SizeFDiagCursor if self._in_grip(event.pos())
                        else Qt.CursorShape.ArrowCursor)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
