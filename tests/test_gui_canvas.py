@@ -655,3 +655,17 @@ def test_screenshot_of_a_routine_with_notes_minimap_summaries_and_colours(qapp, 
         close_window(win)
         monkeypatch.setenv("KIANAX_THEME", "light")
         apply_theme(qapp)
+
+
+def test_layout_depths_survive_a_loop_and_a_long_chain():
+    from app.routine import Connection, Node, Routine
+    from app.ui.editor.layout import depths, layered
+
+    loop = Routine("r", "R", (Node("a", "core.merge"), Node("b", "core.merge")),
+                   (Connection("a", "b"), Connection("b", "a")))  # only in a broken draft
+    assert set(depths(loop)) == {"a", "b"}
+    chain = Routine("c", "C", tuple(Node(f"n{i}", "core.merge") for i in range(3000)),
+                    tuple(Connection(f"n{i}", f"n{i + 1}") for i in range(2999)))
+    assert depths(chain)["n2999"] == 2999  # no recursion limit
+    positions = layered(chain, {}, 200.0)
+    assert positions["n1"][0] - positions["n0"][0] == 312  # a column: card and gap, snapped

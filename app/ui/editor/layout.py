@@ -4,6 +4,7 @@ cross less. Pure: routine in, positions out; the editor applies them as one undo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from app.routine import Routine
@@ -67,6 +68,7 @@ def layered(routine: Routine, heights: Mapping[str, float], width: float,
         return sum(heights.get(n, 100.0) for n in ids) + ROW_GAP * (len(ids) - 1)
 
     tallest = max(extent(ids) for ids in columns.values())
+    pitch = math.ceil((width + COLUMN_GAP) / GRID) * GRID  # even columns on the grid
     rank: dict[str, float] = {}
     positions: dict[str, tuple[float, float]] = {}
     for column in sorted(columns):
@@ -78,7 +80,7 @@ def layered(routine: Routine, heights: Mapping[str, float], width: float,
         y = top + (tallest - extent(ids)) / 2  # columns centred on one another
         for row, node_id in enumerate(ids):
             rank[node_id] = row - (len(ids) - 1) / 2
-            positions[node_id] = (_snap(left + column * (width + COLUMN_GAP)), _snap(y))
+            positions[node_id] = (_snap(left) + column * pitch, _snap(y))
             y += heights.get(node_id, 100.0) + ROW_GAP
     return positions
 
