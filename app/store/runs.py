@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.store.common import NotFound, iso, now, parse_time
 from app.store.models import RoutineVersionRow, RunNodeRow, RunRow
+from app.store.run_rows import NODE_EXTRAS, node_values, run_values, seconds
 
 # A run in one of these may still change; the store reconciles them with Temporal.
 UNFINISHED = ("running", "paused", "waiting")
@@ -76,12 +77,6 @@ class DayCount:
         return self.runs - self.completed - self.failed
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round(max(0.0, (end - start).total_seconds()), 3)
-
-
 def _attr(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
@@ -119,14 +114,19 @@ class RunHistory:
         """Save a run-state document (design §3/§8 shape), replacing what was known before.
 
         Keys the state lacks (``version``, ``trigger``, ``source``, ``rerun_of``) keep their
-        recorded value; node durations come from the state, else from the node's times."""
+        recorded value; node durations come from the state, else from the node's times. A run
+        not yet in the store (a trigger run that ended within a second) is inserted with two
+        plain INSERTs, without the ORM's bookkeeping: the common case, kept cheap."""
+        nodes = state.get("nodes") or {}
         with self._session() as session:
             row = session.get(RunRow, state["run_id"])
             if row is None:
-                row = RunRow(id=state["run_id"], routine_id=state["routine_id"],
-                             version=version, status=state["status"],
-                             started_at=parse_time(state.get("started_at")) or now())
-                session.add(row)
+                session.execute(insert(RunRow), [run_values(state, version)])
+                if nodes:
+                    session.execute(insert(RunNodeRow), [
+                        node_values(state["run_id"], position, node_id, node)
+                        for position, (node_id, node) in enumerate(nodes.items())])
+                return
             row.status = state["status"]
             row.started_at = parse_time(state.get("started_at")) or row.started_at
             row.finished_at = parse_time(state.get("finished_at"))
@@ -140,24 +140,16 @@ class RunHistory:
             row.source = state.get("source") or row.source
             row.rerun_of = state.get("rerun_of") or row.rerun_of
             existing = {node.node_id: node for node in row.nodes}
-            for position, (node_id, node) in enumerate((state.get("nodes") or {}).items()):
+            for position, (node_id, node) in enumerate(nodes.items()):
+                values = node_values(row.id, position, node_id, node)
                 node_row = existing.get(node_id)
                 if node_row is None:
-                    node_row = RunNodeRow(run_id=row.id, node_id=node_id, position=position,
-                                          status=node["status"])
-                    row.nodes.append(node_row)
-                node_row.status = node["status"]
-                node_row.attempts = node.get("attempts") or 0
-                node_row.started_at = parse_time(node.get("started_at"))
-                node_row.finished_at = parse_time(node.get("finished_at"))
-                node_row.output = node.get("output")
-                node_row.error = node.get("error")
-                for key in ("input", "ports", "reused", "prompt"):
-                    if key in node:
-                        setattr(node_row, key, node[key])
-                duration = node.get("duration_s")
-                node_row.duration_s = duration if duration is not None else \
-                    _seconds(node_row.started_at, node_row.finished_at)
+                    row.nodes.append(RunNodeRow(**values))
+                    continue
+                for key, value in values.items():
+                    if key not in ("run_id", "node_id", "position") and \
+                            (key not in NODE_EXTRAS or key in node):
+                        setattr(node_row, key, value)
 
     def sync_listed(self, listed: Iterable[Any]) -> list[str]:
         """Take in runs as Temporal's visibility lists them (objects or dicts with run_id,
@@ -287,7 +279,7 @@ class RunHistory:
                 "result": row.result, "error": row.error,
                 "version": row.version, "trigger": row.trigger, "source": row.source,
                 "rerun_of": row.rerun_of,
-                "duration_s": _seconds(row.started_at, row.finished_at),
+                "duration_s": seconds(row.started_at, row.finished_at),
             }
 
     def stats(self, routine_id: str | None = None, days: float = 30,
