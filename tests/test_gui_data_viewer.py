@@ -107,6 +107,11 @@ def test_search_is_bounded_on_a_huge_value():
     found = search(huge, "7")
     assert time.perf_counter() - began < 2.0
     assert found.stopped and len(found.matches) <= 500
+    deep: list = ["x"]
+    for _ in range(100_000):  # its paths would cost 5e9 keys if the search went all the way
+        deep = [deep]
+    began = time.perf_counter()
+    assert search(deep, "x").stopped and time.perf_counter() - began < 1.0
 
 
 def test_copy_value_and_path_with_keys_and_the_menu(qtbot):

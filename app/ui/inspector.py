@@ -121,8 +121,7 @@ class Inspector(QScrollArea):
 
     def show_node(self, node_id: str | None) -> None:
         self.node_id = node_id
-        self.assist.refresh()
-        self.assist.popup.hide()
+        self.assist.reset()
         page = QWidget()
         layout = QVBoxLayout(page)
         if node_id is None:

@@ -13,6 +13,7 @@ from app.routine.runstate import describe_size
 MAX_TEXT = 300  # characters of a string shown in one cell
 MAX_MATCHES = 500
 MAX_VISITS = 200_000  # values a search looks at before it says it stopped
+MAX_DEPTH = 200  # levels a search descends
 RAW_LIMIT = 200_000  # characters of raw JSON shown
 MEDIA_NAMES = {"application/json": "JSON", "text/plain": "text", "text/csv": "CSV",
                "application/octet-stream": "binary", "application/pdf": "PDF"}
@@ -76,11 +77,15 @@ def raw_json(value: Any, limit: int = RAW_LIMIT) -> tuple[str, bool]:
     same as a 200 kB one); True when it was cut."""
     chunks: list[str] = []
     size = 0
-    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False, default=str).iterencode(value):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return "".join(chunks)[:limit], True
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=str)
+    try:
+        for chunk in encoder.iterencode(value):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return "".join(chunks)[:limit], True
+    except (RecursionError, ValueError):  # nested past Python's stack, or a cycle
+        return "".join(chunks)[:limit] + "\n… nested too deeply to show as JSON", True
     return "".join(chunks), False
 
 
@@ -120,5 +125,8 @@ def search(value: Any, text: str) -> Found:
                     (scalar and needle in summary(child).casefold()):
                 found.matches.append(place)
             if not scalar:
+                if len(place) >= MAX_DEPTH:  # paths are copied per level: keep them short
+                    found.stopped = True
+                    continue
                 queue.append((place, child))
     return found

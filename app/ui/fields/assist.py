@@ -148,6 +148,15 @@ class Assist(QObject):
         """The data changed (a run finished, a pin): read the context again."""
         self._cached = None
 
+    def reset(self) -> None:
+        """The form is being rebuilt: forget its fields (and the data) and close the list."""
+        self.popup.hide()
+        self.popup.target = None
+        self._fields.clear()
+        self._lists.clear()
+        self._generation.clear()
+        self.refresh()
+
     def _context(self) -> Mapping[str, Any]:
         if self._cached is None:
             self._cached = self.context()
@@ -314,6 +323,8 @@ class Assist(QObject):
 
     def _render(self, label: QLabel, generation: int, value: Any,
                 context: Mapping[str, Any]) -> None:
+        if self._generation.get(id(label)) != generation:
+            return  # typed over while it waited: only the newest text is rendered
         try:
             resolve = self.resolve() if self.resolve else None
             text, error = preview_text(render(value, context, resolve=resolve)), False
