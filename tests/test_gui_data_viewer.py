@@ -222,8 +222,12 @@ def test_a_pinned_output_shows_its_pin_and_the_button_unpins_it(qtbot, tmp_path)
         window.scene.select_nodes(["fetch"])  # no run at all: the pin is the data
         QApplication.processEvents()
         viewer = window.inspector.widget().findChild(DataViewer, "run.output")
-        assert viewer.pinned and viewer.source.text().startswith("📌 Pinned")
+        assert viewer.pinned and viewer.source.text().startswith("Pinned")
+        assert viewer.pin_mark.isVisible()
         assert viewer.pin_button.text() == "Unpin"
+        window.inspector.ensureWidgetVisible(viewer)
+        ARTIFACTS.mkdir(exist_ok=True)
+        window.grab().save(str(ARTIFACTS / "data-viewer-pinned.png"))
         viewer.pin_button.click()
         assert window.services.pins(routine_id) == {}
         show_run(window, api_run(), "fetch")

@@ -33,7 +33,7 @@ from app.routine import RetryPolicy, Trigger
 from app.routine.model import DEFAULT_OUT, MAX_CONCURRENCY, ON_ERROR_MODES, TRIGGER_TYPES
 from app.routine.validation import NOT_PER_ELEMENT
 from app.services import Credentials
-from app.ui.data_viewer.run_box import run_box
+from app.ui.data_viewer.run_box import origin_of, run_box
 from app.ui.data_viewer.run_data import RunData
 from app.ui.editor.editor import Editor
 from app.ui.fields import FieldContext, JsonEdit, field_widget, is_wide
@@ -130,7 +130,8 @@ class Inspector(QScrollArea):
             layout.addWidget(self._node_form(node_id))
             layout.addWidget(self._config_form(node_id))
             box = run_box(self.run_data(), node_id, self.services,
-                          lambda on: self.pinToggled.emit(node_id, on)) \
+                          lambda on: self.pinToggled.emit(node_id, on),
+                          origin_of(self.editor.routine, node_id)) \
                 if self.show_run_box else None
             if box is not None:
                 layout.addWidget(box)

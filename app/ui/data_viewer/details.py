@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.data_viewer.run_box import input_viewer, output_viewer
+from app.ui.data_viewer.run_box import input_viewer, origin_of, output_viewer
 from app.ui.inspector import Inspector
 
 if TYPE_CHECKING:
@@ -75,7 +75,8 @@ class NodeDetails(QDialog):
         self.settings.show_node(node_id)
         self.settings.setEnabled(not window.viewing_run)  # a past run's version is history
         data = self.settings.run_data()
-        viewers = (input_viewer(data, node_id, window.services),
+        viewers = (input_viewer(data, node_id, window.services,
+                                origin_of(window.editor.routine, node_id)),
                    output_viewer(data, node_id, window.services, self._pin))
         for position, (old, new) in enumerate(zip((self.input, self.output), viewers,
                                                   strict=True)):

@@ -9,12 +9,15 @@ from typing import Any
 
 from PySide6.QtWidgets import QGroupBox, QLabel, QPlainTextEdit, QTabWidget, QVBoxLayout
 
+from app.routine import Routine
 from app.ui.data_viewer import paths
 from app.ui.data_viewer.run_data import NO_VALUE, RunData
 from app.ui.data_viewer.viewer import DataViewer
 
 
-def input_viewer(data: RunData, node_id: str, services: Any = None) -> DataViewer:
+def input_viewer(data: RunData, node_id: str, services: Any = None,
+                 origin: str = "") -> DataViewer:
+    """``origin`` names what the input comes from (the nodes before it, or the trigger)."""
     viewer = DataViewer("Input", services)
     viewer.setObjectName("run.input")
     value = data.input(node_id)
@@ -22,8 +25,17 @@ def input_viewer(data: RunData, node_id: str, services: Any = None) -> DataViewe
         viewer.set_empty("No input yet: run the routine (F5), or Run to here, to see what "
                          "this node receives.")
     else:
-        viewer.set_value(value, "input", data.source)
+        viewer.set_value(value, "input", " · ".join(part for part in (origin, data.source)
+                                                    if part))
     return viewer
+
+
+def origin_of(routine: Routine, node_id: str) -> str:
+    """``from fetch`` (the titles of the nodes connected into it) or ``from the trigger``."""
+    titles = {node.id: node.title for node in routine.nodes}
+    sources = list(dict.fromkeys(titles.get(c.source, c.source) for c in routine.connections
+                                 if c.target == node_id))
+    return f"from {', '.join(sources)}" if sources else "from the trigger"
 
 
 def output_viewer(data: RunData, node_id: str, services: Any = None,
@@ -45,7 +57,7 @@ def output_viewer(data: RunData, node_id: str, services: Any = None,
 
 
 def run_box(data: RunData, node_id: str, services: Any,
-            pin: Callable[[bool], None] | None) -> QGroupBox | None:
+            pin: Callable[[bool], None] | None, origin: str = "") -> QGroupBox | None:
     """The box under the inspector's forms, or None when the node has no data at all."""
     record = data.record(node_id)
     _, pinned = data.output(node_id)
@@ -55,7 +67,7 @@ def run_box(data: RunData, node_id: str, services: Any,
     layout = QVBoxLayout(box)
     tabs = QTabWidget()
     tabs.setObjectName("run.tabs")
-    tabs.addTab(input_viewer(data, node_id, services), "Input")
+    tabs.addTab(input_viewer(data, node_id, services, origin), "Input")
     tabs.addTab(output_viewer(data, node_id, services, pin), "Output")
     tabs.setCurrentIndex(1)
     tabs.setMinimumHeight(300)

@@ -41,6 +41,7 @@ from app.ui.data_viewer.values import (
     search,
 )
 from app.ui.data_viewer.views import COPY_PATH, Table, Tree
+from app.ui.icons import icon
 from app.ui.theme import is_dark
 
 PAGE = 50
@@ -65,6 +66,9 @@ class DataViewer(QWidget):
         self.title = QLabel(f"<b>{title}</b>")
         self.source = QLabel()
         self.source.setObjectName("viewer.source")
+        self.pin_mark = QLabel()  # the canvas's pin badge, beside "Pinned"
+        self.pin_mark.setPixmap(icon("pin", "#e8590c").pixmap(14, 14))
+        self.pin_mark.hide()
         self.source.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.pin_button = QPushButton("Pin this output")
         self.pin_button.setToolTip("Editor runs reuse this output instead of running the node "
@@ -111,6 +115,7 @@ class DataViewer(QWidget):
     def _header(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.addWidget(self.title)
+        row.addWidget(self.pin_mark)
         row.addWidget(self.source, 1)
         for position, mode in enumerate(MODES):
             button = QToolButton(text=mode, checkable=True, autoRaise=True)
@@ -147,12 +152,21 @@ class DataViewer(QWidget):
         tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         tree.header().resizeSection(0, 120)
         tree.header().resizeSection(2, 58)
+        tree.expanded.connect(lambda _index: self._fit_keys())
         tree.activated.connect(self._activated)
         tree.doubleClicked.connect(self._activated)
         tree.selectionModel().currentChanged.connect(lambda current, _old:
                                                      self._current_changed(current))
         self._context_menu(tree)
         return tree
+
+    def _fit_keys(self) -> None:
+        """The key column as wide as its keys, within 15–45% of the view."""
+        width = self.tree.viewport().width()
+        self.tree.resizeColumnToContents(0)
+        wanted = self.tree.header().sectionSize(0) + 8
+        self.tree.header().resizeSection(0, max(min(wanted, width * 45 // 100),
+                                                width * 15 // 100, 80))
 
     def _table(self) -> Table:
         table = Table()
@@ -185,6 +199,7 @@ class DataViewer(QWidget):
         self.empty.setText(message)
         self.stack.setCurrentWidget(self.empty)
         self.source.setText("")
+        self.pin_mark.hide()
         self.search.setEnabled(False)
         for button in self.mode_group.buttons():
             button.setEnabled(False)
@@ -198,8 +213,9 @@ class DataViewer(QWidget):
         """Show ``value``; its rows' paths start at ``root_path`` (``input``,
         ``nodes.fetch.output``); ``source`` says where it comes from (last run, a run id)."""
         self.value, self.root_path, self.pinned, self.page = value, root_path, pinned, 0
-        marker = "📌 Pinned" + (f" · {source}" if source else "") if pinned else source
+        marker = "Pinned" + (f" · {source}" if source else "") if pinned else source
         self.source.setText(marker)
+        self.pin_mark.setVisible(pinned)
         self.source.setStyleSheet("color: #e8590c; font-weight: bold" if pinned else
                                   "color: palette(placeholder-text)")
         self.pin_button.setText("Unpin" if pinned else "Pin this output")
@@ -241,6 +257,7 @@ class DataViewer(QWidget):
         rows = self._page_rows()
         scalar = not isinstance(self.value, dict | list | tuple) or is_blob(self.value)
         self.tree_model.show(self.value, self.root_path, None if scalar else rows)
+        self._fit_keys()
         if is_table(self.value):
             self.table_model.show(self.root_path, rows, columns_of([r for _, r in rows]))
         if self.stack.currentWidget() is self.raw:
