@@ -3,11 +3,20 @@ expression at the drop point — real drag and drop events on the real inspector
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from PySide6.QtCore import QModelIndex, QPoint
 from PySide6.QtGui import QDragLeaveEvent
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QTableWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+)
 
+from app.routine import parse_routine
 from app.ui.data_viewer import paths
 from app.ui.data_viewer.details import open_details
 from app.ui.data_viewer.tree_model import PATH_ROLE
@@ -24,6 +33,8 @@ from tests.gui_data import (
     show_run,
     themed,
 )
+from tests.helpers import node, routine, transform
+from tests.test_gui_run import open_window, run_on_qt_loop
 
 
 @pytest.fixture
@@ -149,3 +160,64 @@ def test_a_drop_on_a_headers_cell_appends_the_expression_to_it(window):
     assert drop_on(table.viewport(), path_mime("trigger.team"), cell)
     assert window.editor.routine.node("fetch").config["headers"] == \
         {"X-Team": "team-{{ trigger.team }}"}
+
+
+def test_three_fields_mapped_by_drag_then_iterated_on_without_calling_the_api_again(
+        qapp, tmp_path, temporal, http_server):
+    """Issue 14's "done when": an API's response mapped into a message by dragging three
+    fields (no path typed), the API pinned, the message re-run alone (Run to here)."""
+    http_server.routes["/user"] = lambda n, q: (200, {"name": "Ana", "email": "ana@x.test",
+                                                      "orders": 3})
+    window = open_window(tmp_path, temporal.info.address)
+    doc = routine([node("fetch", "http.request", url=f"{http_server.url}/user"),
+                   transform("message", "Hello "), transform("notify", "{{ input }}")],
+                  [("fetch", "message"), ("message", "notify")], rid="gui-map")
+    window._show(parse_routine(doc), None)
+
+    def drag_field(dialog, key: str, words: str) -> None:
+        field = dialog.settings.widget().findChild(QPlainTextEdit, "config.value")
+        row = find_row(dialog.input, "body", key)
+        cursor = field.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        assert drop_on(field.viewport(), dialog.input.tree_model.mimeData([row]),
+                       field.cursorRect(cursor).center() + QPoint(60, 0))
+        field.moveCursor(cursor.MoveOperation.End)
+        field.insertPlainText(words)  # the words between the fields, typed
+        field.commit_now()
+
+    async def run(start) -> dict:
+        finished = asyncio.get_running_loop().create_future()
+        window.runFinished.connect(lambda state: finished.done() or finished.set_result(state))
+        start()
+        try:
+            return await asyncio.wait_for(finished, 30)
+        except TimeoutError:
+            raise AssertionError(window.statusBar().currentMessage()) from None
+
+    async def scenario():
+        await window.start_engine()
+        first = await run(window.run_now)
+        dialog = open_details(window, "message")
+        drag_field(dialog, "name", " (")
+        drag_field(dialog, "email", ") has ")
+        drag_field(dialog, "orders", " orders")
+        window.scene.select_nodes(["fetch"])
+        QApplication.processEvents()
+        window.inspector.widget().findChild(DataViewer, "run.output").pin_button.click()
+        second = await run(dialog.findChild(QPushButton, "details.run_here").click)
+        dialog.close()
+        await window.shutdown()
+        return first, second
+
+    try:
+        first, second = run_on_qt_loop(qapp, scenario)
+        assert first["status"] == "completed" and second["status"] == "completed"
+        message = window.editor.routine.node("message").config["value"]
+        assert message == ("Hello {{ input.body.name }} ({{ input.body.email }}) has "
+                           "{{ input.body.orders }} orders")
+        assert second["nodes"]["fetch"]["reused"] is True  # pinned: not run again
+        assert http_server.calls["/user"] == 1
+        assert second["nodes"]["message"]["output"] == "Hello Ana (ana@x.test) has 3 orders"
+        assert "notify" not in second["nodes"]  # run to here: nothing after it
+    finally:
+        close_data_window(window)

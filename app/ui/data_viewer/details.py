@@ -45,6 +45,7 @@ class NodeDetails(QDialog):
         for widget in (self.input, self.settings, self.output):
             self.splitter.addWidget(widget)
         run_here = QPushButton("Run to here")
+        run_here.setObjectName("details.run_here")
         run_here.setToolTip("Run this node and what it needs upstream (pins are used) — F6")
         run_here.clicked.connect(lambda: window.run_to_here(self.node_id))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
