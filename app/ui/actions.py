@@ -121,6 +121,8 @@ def build_actions(w: MainWindow) -> None:
            "Secrets kept in the OS keyring")
     action(w, "&Webhooks…", w.show_webhooks, None, settings,
            "Where the webhook listener runs, and how to call each webhook")
+    action(w, "&Data storage…", w.show_storage, None, settings,
+           "Where large outputs are kept, and how long runs and data are kept")
 
     run = bar.addMenu("&Run")
     w.run_action = action(w, "Run &Now", w.run_now, "F5", run,

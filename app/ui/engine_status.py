@@ -241,6 +241,14 @@ class EngineStatus:
         dialog.open()
         return dialog
 
+    def show_storage(self) -> QDialog:
+        from app.ui.storage_dialog import StorageDialog
+
+        dialog = StorageDialog(self.services, self)  # type: ignore[arg-type]
+        dialog.saved.connect(lambda: self.spawn(self.restart_engine()))
+        dialog.open()
+        return dialog
+
     def show_connection(self) -> QDialog:
         from app.ui.connection_dialog import ConnectionDialog  # loads Temporal's client
 
