@@ -279,3 +279,22 @@ def test_the_preview_reads_inside_a_blob_reference_as_the_worker_does(qtbot, tmp
                         timeout=3000)
     finally:
         close_data_window(window)
+
+
+def test_before_any_run_the_preview_uses_the_test_input_and_says_why_input_is_empty(
+        qtbot, tmp_path):
+    window = data_window(qtbot, tmp_path)
+    try:
+        window.services.set_test_input(window.editor.routine.id, {"team": "ops"})
+        window.scene.select_nodes(["message"])
+        value = field(window, "value")
+        label = preview(window, "value")
+        type_into(qtbot, value, "{{ trigger.team }}")
+        qtbot.waitUntil(lambda: label.text() == "= New issue: ops   · string", timeout=3000)
+        value.selectAll()
+        qtbot.keyClicks(value, "{{ input.body.total }}")
+        qtbot.waitUntil(lambda: label.text().startswith("⚠"), timeout=3000)
+        assert label.text().endswith("(no run yet: F5 runs the routine, then previews use "
+                                     "its data)"), label.text()
+    finally:
+        close_data_window(window)

@@ -64,7 +64,7 @@ class Inspector(QScrollArea):
         self.last_run: Mapping[str, Any] | None = None
         self.assist = Assist(lambda: self.run_data().context(self.editor.routine, self.node_id),
                              lambda: {n.id: n.title for n in self.editor.routine.nodes},
-                             self._resolver)
+                             self._resolver, self._no_data_note)
         self.setWidgetResizable(True)
         self.setMinimumWidth(300)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -110,6 +110,11 @@ class Inspector(QScrollArea):
             except Exception:  # a store fault must not empty the inspector
                 log.exception("reading the pins or test input of %s failed", rid)
         return RunData(self.last_run, pins, test_input)
+
+    def _no_data_note(self) -> str:
+        data = self.run_data()
+        return "" if data.state or data.pins else \
+            " (no run yet: F5 runs the routine, then previews use its data)"
 
     def _resolver(self) -> Any:
         """Previews read inside blob references as the worker does (only the part used)."""

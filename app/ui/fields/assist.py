@@ -124,10 +124,13 @@ class Assist(QObject):
 
     def __init__(self, context: Callable[[], Mapping[str, Any]],
                  titles: Callable[[], Mapping[str, str]],
-                 resolve: Callable[[], Any] | None = None):
+                 resolve: Callable[[], Any] | None = None,
+                 note: Callable[[], str] | None = None):
         super().__init__()
         self.context, self.titles = context, titles
         self.resolve = resolve  # gives the reader of stored data (blob references), if any
+        self.note = note  # said after a preview's error (e.g. "no run yet"), read with the data
+        self._note = ""
         self.popup = Popup()
         self.popup.itemClicked.connect(lambda _item, _col: self.accept())
         self._fields: dict[QObject, tuple[TextInput, QLabel | None]] = {}
@@ -160,6 +163,7 @@ class Assist(QObject):
     def _context(self) -> Mapping[str, Any]:
         if self._cached is None:
             self._cached = self.context()
+            self._note = self.note() if self.note else ""
         return self._cached
 
     # Attaching
@@ -340,7 +344,7 @@ class Assist(QObject):
         if self._generation.get(id(label)) != generation:
             return  # an older text's result: a newer one is on its way
         try:
-            label.setText(("⚠ " if error else "= ") + text)
+            label.setText(f"⚠ {text}{self._note}" if error else f"= {text}")
             label.setProperty("error", error)
             label.setStyleSheet("color: #e03131" if error else
                                 "color: palette(placeholder-text)")
