@@ -117,12 +117,18 @@ class Inspector(QScrollArea):
             " (no run yet: F5 runs the routine, then previews use its data)"
 
     def _resolver(self) -> Any:
-        """Previews read inside blob references as the worker does (only the part used)."""
-        if self.services is None or not hasattr(self.services, "blobs"):
+        """Previews read inside blob references as the worker does (only the part used);
+        the store is opened only when an expression reaches into a reference."""
+        services = self.services
+        if services is None or not hasattr(services, "blobs"):
             return None
-        from app.blobs.lazy import resolver
 
-        return resolver(self.services.blobs)
+        def resolve(reference: Any) -> Any:
+            from app.blobs.lazy import resolver
+
+            return resolver(services.blobs)(reference)
+
+        return resolve
 
     def show_node(self, node_id: str | None) -> None:
         self.node_id = node_id
