@@ -152,7 +152,8 @@ def test_a_blob_reference_shows_its_size_a_preview_and_saves(qtbot, tmp_path, mo
         body = find_row(viewer, "body")
         assert body.siblingAtColumn(1).data() == blob_label(ref)
         assert body.siblingAtColumn(1).data().endswith("MB JSON")
-        viewer.tree.setCurrentIndex(body)
+        viewer.tree.setCurrentIndex(body)  # read in a thread: the window never waits
+        qtbot.waitUntil(lambda: "reading" not in viewer.blob.label.text(), timeout=5000)
         assert viewer.blob.label.text().startswith(f"<b>{blob_label(ref)}</b>")
         assert "showing the first 64 kB" in viewer.blob.label.text()
         assert viewer.blob.preview.toPlainText().startswith('[{"id":0,"text":"éé')
@@ -165,6 +166,7 @@ def test_a_blob_reference_shows_its_size_a_preview_and_saves(qtbot, tmp_path, mo
 
         missing = dict(ref, **{"$blob": "sha256:" + "0" * 64})
         viewer.set_value(missing, "nodes.fetch.output", "last run")  # an output that is a ref
+        qtbot.waitUntil(lambda: "reading" not in viewer.blob.label.text(), timeout=5000)
         assert "cannot read it" in viewer.blob.label.text()
         assert blob_label(missing) in viewer.blob.label.text()
     finally:

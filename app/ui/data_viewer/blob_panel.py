@@ -3,9 +3,12 @@ Save as… — read through the services (blob_preview, save_blob), never whole 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -22,6 +25,11 @@ PREVIEW_LIMIT = 64_000
 
 
 class BlobPanel(QWidget):
+    """The preview is read in a thread (the store may be a bucket across a network), so
+    selecting a reference never stalls the window; the newest selection wins."""
+
+    _read = Signal(object, object, object)  # ref, BlobPreview or None, error text
+
     def __init__(self, services: Any, status: QLabel):
         super().__init__()
         self.setObjectName("viewer.blob")
@@ -39,6 +47,7 @@ class BlobPanel(QWidget):
         top.addWidget(self.save)
         layout.addLayout(top)
         layout.addWidget(self.preview)
+        self._read.connect(self._shown)
         self.hide()
 
     def show_ref(self, ref: dict[str, Any]) -> None:
@@ -46,16 +55,28 @@ class BlobPanel(QWidget):
         self.show()
         preview = getattr(self.services, "blob_preview", None)
         self.save.setVisible(hasattr(self.services, "save_blob"))
+        self.preview.hide()
         if preview is None:
             self.label.setText(f"<b>{blob_label(ref)}</b> — stored by reference; no preview "
                                "here")
-            self.preview.hide()
             return
-        try:
-            shown = preview(ref, limit=PREVIEW_LIMIT)
-        except Exception as exc:  # a missing or unreadable blob is said, never raised
-            self.label.setText(f"<b>{blob_label(ref)}</b> — cannot read it: {exc}")
-            self.preview.hide()
+        self.label.setText(f"<b>{blob_label(ref)}</b> — reading…")
+
+        def read() -> None:
+            try:
+                result = (preview(ref, limit=PREVIEW_LIMIT), None)
+            except Exception as exc:  # a missing or unreadable blob is said, never raised
+                result = (None, str(exc))
+            with contextlib.suppress(RuntimeError):  # the viewer was closed meanwhile
+                self._read.emit(ref, *result)
+
+        threading.Thread(target=read, name="blob-preview", daemon=True).start()
+
+    def _shown(self, ref: dict[str, Any], shown: Any, error: str | None) -> None:
+        if ref is not self.ref:
+            return  # another reference was selected meanwhile
+        if shown is None:
+            self.label.setText(f"<b>{blob_label(ref)}</b> — cannot read it: {error}")
             return
         more = f" · showing the first {PREVIEW_LIMIT // 1000} kB" if shown.truncated else ""
         self.label.setText(f"<b>{shown.description}</b>{more}")
