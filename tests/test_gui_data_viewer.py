@@ -161,8 +161,8 @@ def test_a_blob_reference_shows_its_size_a_preview_and_saves(qtbot, tmp_path, mo
         monkeypatch.setattr(QFileDialog, "getSaveFileName",
                             staticmethod(lambda *args, **kwargs: (str(target), "")))
         viewer.blob.save.click()
+        qtbot.waitUntil(lambda: viewer.status.text().startswith("Saved"), timeout=10_000)
         assert json.loads(target.read_text()) == rows
-        assert "Saved" in viewer.status.text()
 
         missing = dict(ref, **{"$blob": "sha256:" + "0" * 64})
         viewer.set_value(missing, "nodes.fetch.output", "last run")  # an output that is a ref

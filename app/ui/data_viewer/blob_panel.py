@@ -29,6 +29,7 @@ class BlobPanel(QWidget):
     selecting a reference never stalls the window; the newest selection wins."""
 
     _read = Signal(object, object, object)  # ref, BlobPreview or None, error text
+    _saved = Signal(str)  # what saving ended with
 
     def __init__(self, services: Any, status: QLabel):
         super().__init__()
@@ -48,6 +49,7 @@ class BlobPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.preview)
         self._read.connect(self._shown)
+        self._saved.connect(self._done_saving)
         self.hide()
 
     def show_ref(self, ref: dict[str, Any]) -> None:
@@ -89,8 +91,21 @@ class BlobPanel(QWidget):
         target, _ = QFileDialog.getSaveFileName(self, "Save as", str(Path.home()))
         if not target:
             return
-        try:
-            self.services.save_blob(self.ref, Path(target))
-            self.status.setText(f"Saved {blob_label(self.ref)} to {target}")
-        except Exception as exc:  # said in one line under the viewer
-            self.status.setText(f"Could not save: {exc}")
+        ref, save = self.ref, self.services.save_blob
+        self.save.setEnabled(False)
+        self.status.setText(f"Saving {blob_label(ref)} to {target}…")
+
+        def write() -> None:  # streamed in a thread: a large blob takes a while
+            try:
+                save(ref, Path(target))
+                message = f"Saved {blob_label(ref)} to {target}"
+            except Exception as exc:  # said in one line under the viewer
+                message = f"Could not save: {exc}"
+            with contextlib.suppress(RuntimeError):  # the viewer was closed meanwhile
+                self._saved.emit(message)
+
+        threading.Thread(target=write, name="blob-save", daemon=True).start()
+
+    def _done_saving(self, message: str) -> None:
+        self.save.setEnabled(True)
+        self.status.setText(message)
