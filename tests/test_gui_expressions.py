@@ -65,6 +65,10 @@ def test_every_function_has_a_one_line_doc_and_names_complete():
     keys = suggest("{{ input.a", 10, context)
     assert [(s.label, s.insert, s.replace) for s in keys] == \
         [("a b", '["a b"]', 2), ("ab", "ab", 1)]
+    rows = {**context, "input": {"rows": [{"id": 1}, {"id": 2}, {"id": 3}]}}
+    assert [(s.label, s.insert, s.replace) for s in suggest("{{ input.rows.", 14, rows)] == \
+        [("[0]", "[0]", 1), ("[2]", "[2]", 1)]  # a list: its first and last element
+    assert [s.label for s in suggest("{{ input.rows[2].", 17, rows)] == ["id"]
     assert suggest("no template", 5, context) == []
     assert suggest("{{ x }} after", 12, context) == []
 

@@ -120,6 +120,10 @@ def _keys(base: str, partial: str, context: Mapping[str, Any],
     if len(keys) == 2 and keys[0] == "nodes":
         return _offer(NODE_FIELDS.items(), partial)
     value = _resolve(context, keys)
+    if isinstance(value, list) and value and not partial:  # a list: its first and last
+        last = len(value) - 1
+        return [Suggestion(f"[{i}]", f"[{i}]", f"{type_name(value[i])} · "
+                           f"{summary(value[i])[:60]}", 1) for i in dict.fromkeys((0, last))]
     if not isinstance(value, dict):
         return []
     return _offer(((str(key), f"{type_name(child)} · {summary(child)[:60]}")
