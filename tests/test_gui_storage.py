@@ -36,8 +36,9 @@ def test_a_bucket_is_checked_before_it_is_kept_and_retention_is_saved(qapp, tmp_
     services.blobs.put_json({"big": "x" * 1000})
     try:
         with S3Server(tmp_path / "moto.log") as s3:
-            dialog = window.show_storage()
-            assert isinstance(dialog, StorageDialog)
+            assert isinstance(window.show_storage(), StorageDialog)  # Settings ▸ Data storage
+            # (saved from here, the window would restart its engine: the dialog alone is tested)
+            dialog = StorageDialog(services, window)
             assert dialog.usage.text().startswith("1 stored value,")
             assert not dialog.url.isVisible()  # folder: no bucket fields
             dialog.where.setCurrentIndex(dialog.where.findData(BUCKET))
@@ -60,7 +61,7 @@ def test_a_bucket_is_checked_before_it_is_kept_and_retention_is_saved(qapp, tmp_
             assert services.settings.run_retention_days == 7
             assert services.blobs.description.startswith("s3://kianax-team/blobs")
 
-            back = window.show_storage()  # and back to the folder
+            back = StorageDialog(services, window)  # and back to the folder
             back.where.setCurrentIndex(back.where.findData(FOLDER))
             assert run_on_qt_loop(qapp, back.save)
             assert services.settings.blob_store_url == ""
@@ -72,7 +73,7 @@ def test_a_bucket_is_checked_before_it_is_kept_and_retention_is_saved(qapp, tmp_
 def test_delete_unreferenced_data_now_collects(qapp, tmp_path):
     window = open_window(tmp_path)
     try:
-        dialog = window.show_storage()
+        dialog = StorageDialog(window.services, window)
         run_on_qt_loop(qapp, dialog._collect)
         assert dialog.usage.text().startswith("Deleted 0 unreferenced values")
     finally:
