@@ -39,6 +39,7 @@ def test_a_bucket_is_checked_before_it_is_kept_and_retention_is_saved(qapp, tmp_
             assert isinstance(window.show_storage(), StorageDialog)  # Settings ▸ Data storage
             # (saved from here, the window would restart its engine: the dialog alone is tested)
             dialog = StorageDialog(services, window)
+            dialog.show()
             assert dialog.usage.text().startswith("1 stored value,")
             assert not dialog.url.isVisible()  # folder: no bucket fields
             dialog.where.setCurrentIndex(dialog.where.findData(BUCKET))
