@@ -89,8 +89,10 @@ class TriggerRuns:
                 raise
             log.info("the end of an earlier run is unknown here: %s", exc)
             return {}
-        finally:
-            if started is not None and started in self._unwritten:
-                self._unwritten.pop(started)[0].cancel()  # the end below records it all
-        self.store.record_run_state(state, version)
+        first = started is not None and started in self._unwritten
+        if first:
+            self._unwritten.pop(started)[0].cancel()  # nothing written yet: one insert
+            self.store.record_finished_run(state, version)
+        else:
+            self.store.record_run_state(state, version)
         return state

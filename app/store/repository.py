@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, create_engine, event, func, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -193,6 +193,18 @@ class Store(RunHistory, PinStore):
         try:
             with self._sessions.begin() as session:
                 yield session
+        except SQLAlchemyError as exc:
+            if is_store_error(exc):
+                raise classify(exc, self.path, self.backups) from exc
+            raise
+        self._backup_later()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """One transaction on a plain connection (no ORM), with the same error handling."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
         except SQLAlchemyError as exc:
             if is_store_error(exc):
                 raise classify(exc, self.path, self.backups) from exc

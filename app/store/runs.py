@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.store.common import NotFound, iso, now, parse_time
@@ -95,6 +97,9 @@ class RunHistory:
     def _session(self) -> AbstractContextManager[Session]:  # pragma: no cover
         raise NotImplementedError  # the Store's one transaction
 
+    def _connection(self) -> AbstractContextManager[Connection]:  # pragma: no cover
+        raise NotImplementedError  # the same, without the ORM
+
     def record_run_started(self, run_id: str, routine_id: str, version: int | None,
                            trigger: Any, source: str | None = None,
                            rerun_of: str | None = None) -> None:
@@ -109,6 +114,22 @@ class RunHistory:
                 row.trigger = trigger if trigger is not None else row.trigger
                 row.source = source or row.source
                 row.rerun_of = rerun_of or row.rerun_of
+
+    def record_finished_run(self, state: dict[str, Any], version: int | None = None) -> None:
+        """A run that ended before anything about it was written (a trigger run done within
+        a second): two INSERTs on a plain connection, no ORM session and no lookup first —
+        the per-run cost of a busy webhook. If the row exists after all (a sync from
+        Temporal was faster), the state is recorded the usual way."""
+        nodes = state.get("nodes") or {}
+        try:
+            with self._connection() as connection:
+                connection.execute(insert(RunRow), [run_values(state, version)])
+                if nodes:
+                    connection.execute(insert(RunNodeRow), [
+                        node_values(state["run_id"], position, node_id, node)
+                        for position, (node_id, node) in enumerate(nodes.items())])
+        except IntegrityError:
+            self.record_run_state(state, version)
 
     def record_run_state(self, state: dict[str, Any], version: int | None = None) -> None:
         """Save a run-state document (design §3/§8 shape), replacing what was known before.
