@@ -56,3 +56,24 @@ def test_database_is_in_wal_mode(tmp_path):
     Store(tmp_path / "k.db").save_routine(doc("x"))
     with sqlite3.connect(tmp_path / "k.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_finished_run_already_recorded_by_a_sync_is_updated_not_refused(tmp_path):
+    """A trigger run is written once at its end; if the run-history sync recorded it first
+    (a waiting approval, say), the end updates that row instead of failing on its id."""
+    store = Store(tmp_path / "k.db")
+    try:
+        store.record_run_started("r-1", "routine", 1, {"n": 1}, source="cron")
+        state = {"run_id": "r-1", "routine_id": "routine", "status": "completed",
+                 "started_at": "2026-11-23T10:00:00Z", "finished_at": "2026-11-23T10:00:01Z",
+                 "source": "webhook", "trigger": {"n": 1}, "result": {"a": 1}, "error": None,
+                 "nodes": {"a": {"status": "completed", "attempts": 1, "output": 1,
+                                 "started_at": None, "finished_at": None, "error": None}}}
+        store.record_finished_run(state, 1)
+        recorded = store.run_state("r-1")
+        assert recorded["status"] == "completed" and recorded["result"] == {"a": 1}
+        assert recorded["nodes"]["a"]["output"] == 1
+        store.record_finished_run({**state, "run_id": "r-2"}, 1)  # the usual, first write
+        assert store.run_state("r-2")["status"] == "completed"
+    finally:
+        store.close()

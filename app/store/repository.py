@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import case, create_engine, event, func, inspect, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.paths import open_private, private_dir, private_file
@@ -201,10 +201,13 @@ class Store(RunHistory, PinStore):
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
-        """One transaction on a plain connection (no ORM), with the same error handling."""
+        """One transaction on a plain connection (no ORM), with the same error handling; a
+        constraint violation is the caller's to handle (it is not a fault of the file)."""
         try:
             with self.engine.begin() as connection:
                 yield connection
+        except IntegrityError:
+            raise
         except SQLAlchemyError as exc:
             if is_store_error(exc):
                 raise classify(exc, self.path, self.backups) from exc
