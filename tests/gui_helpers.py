@@ -1,6 +1,10 @@
-"""Driving the editor as a person would: real mouse events on the view's viewport."""
+"""Driving the editor as a person would: real mouse events on the view's viewport, and one
+Run Now on a real engine."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
@@ -43,3 +47,15 @@ def drop_plugin(view: QGraphicsView, plugin_id: str, pos: QPoint) -> None:
 def port_in_view(window, node_id: str, port: str, output: bool) -> QPoint:
     item = window.scene.nodes[node_id]
     return window.view.mapFromScene(item.mapToScene(item.port_pos(port, output)))
+
+
+async def run_now_once(window: Any) -> dict[str, Any]:
+    """Start the window's engine, press Run Now, wait for the run to end, shut the engine
+    down; the run's final state (drive it with ``run_on_qt_loop``)."""
+    await window.start_engine()
+    finished = asyncio.get_running_loop().create_future()
+    window.runFinished.connect(lambda state: finished.done() or finished.set_result(state))
+    window.run_now()
+    state = await finished
+    await window.shutdown()
+    return state

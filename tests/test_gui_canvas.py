@@ -18,7 +18,7 @@ from app.services import Kianax
 from app.ui.editor.summary import summarize
 from app.ui.main_window import MainWindow
 from tests.conftest import ARTIFACTS
-from tests.gui_helpers import drag
+from tests.gui_helpers import drag, run_now_once
 from tests.test_gui_run import close_window
 
 
@@ -539,24 +539,14 @@ def test_after_a_run_the_skipped_branch_of_order_triage_is_drawn_dead(qapp, tmp_
                                                                      temporal):
     """Run Now on the dev server: the connections out of the untaken port and out of the
     skipped node are dead (dashed, dimmed); the ones data went along are live."""
-    import asyncio
 
     from tests.test_gui_run import open_window, run_on_qt_loop
 
     window = open_window(tmp_path, temporal.info.address)
     window._show(parse_routine(json.loads(sample_text("order-triage.json"))), None)
 
-    async def scenario():
-        await window.start_engine()
-        finished = asyncio.get_running_loop().create_future()
-        window.runFinished.connect(lambda state: finished.done() or finished.set_result(state))
-        window.run_now()
-        state = await finished
-        await window.shutdown()
-        return state
-
     try:
-        state = run_on_qt_loop(qapp, scenario)
+        state = run_on_qt_loop(qapp, lambda: run_now_once(window))
         assert state["status"] == "completed"
         live = {(c.source, c.source_port, c.target): edge.live
                 for c, edge in window.scene.edges.items()}

@@ -6,7 +6,6 @@ per keystroke)."""
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 
@@ -22,6 +21,7 @@ from app.ui.fields.labels import field_label, humanise
 from tests.bench.bench_editor import big_routine
 from tests.conftest import ARTIFACTS
 from tests.gui_data import ISSUES, api_run, close_data_window, data_window, show_run, themed
+from tests.gui_helpers import run_now_once
 from tests.helpers import routine, transform
 from tests.test_gui_run import open_window, run_on_qt_loop
 
@@ -82,17 +82,8 @@ def test_autocomplete_offers_keys_from_a_real_last_run_and_previews_it(qapp, tmp
                   [("ticket", "notify")], rid="gui-expr")
     window._show(parse_routine(doc), None)
 
-    async def scenario():
-        await window.start_engine()
-        finished = asyncio.get_running_loop().create_future()
-        window.runFinished.connect(lambda state: finished.done() or finished.set_result(state))
-        window.run_now()
-        state = await finished
-        await window.shutdown()
-        return state
-
     try:
-        state = run_on_qt_loop(qapp, scenario)
+        state = run_on_qt_loop(qapp, lambda: run_now_once(window))
         assert state["status"] == "completed"
         window.scene.select_nodes(["notify"])
         QApplication.processEvents()
