@@ -114,3 +114,32 @@ def store_ref(output):
     from app.blobs import BlobRef
 
     return BlobRef.of(output)
+
+
+def test_reading_stored_data_over_and_over_is_bounded_by_the_work_budget(store):
+    """Each read of a stored value scans it, and is charged to the evaluation's work budget:
+    one read of a large value is fine, reading it again and again ends with a clear error."""
+    from app.blobs.lazy import resolver
+    from app.routine.expressions import ExpressionError, render
+
+    ref = store.put_json({"rows": [{"n": i, "pad": "x" * 40} for i in range(60_000)]})
+    context = {"nodes": {"big": {"output": ref.to_json()}}}
+    once = render("{{ nodes.big.output.rows[59999].n }}", context, resolve=resolver(store))
+    assert once == 59999
+    again = "{{ [nodes.big.output.rows[0].n for k in [" + ", ".join(["0"] * 60) + "]] }}"
+    with pytest.raises(ExpressionError, match="work budget"):
+        render(again, context, resolve=resolver(store))
+
+
+def test_stored_values_inside_built_lists_conditions_and_objects_are_loaded(store):
+    from app.blobs.lazy import resolver
+    from app.routine.expressions import render
+
+    ref = store.put_json({"rows": [{"n": 1, "ok": True}, {"n": 0, "ok": False}]})
+    context = {"nodes": {"big": {"output": ref.to_json()}}}
+    value = ("{{ {'ns': [r.n for r in nodes.big.output.rows], "
+             "'first': nodes.big.output.rows[0].n, "
+             "'either': nodes.big.output.rows[1].ok or 'no', "
+             "'pick': 'yes' if nodes.big.output.rows[1].ok else 'no'} }}")
+    assert render(value, context, resolve=resolver(store)) == {
+        "ns": [1, 0], "first": 1, "either": "no", "pick": "no"}

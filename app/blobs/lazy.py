@@ -18,7 +18,8 @@ from app.blobs.base import BlobStore
 from app.blobs.refs import JSON_MEDIA_TYPE, BlobRef
 from app.routine.references import LazyValue
 
-TEXT_LIMIT = 64_000_000  # a text blob read as one string by an expression, at most
+TEXT_LIMIT = 64_000_000
+BYTES_PER_STEP = 16  # a text blob read as one string by an expression, at most
 _OPEN = {"start_map", "start_array"}
 _CLOSE = {"end_map", "end_array"}
 
@@ -32,6 +33,12 @@ class LazyJson(LazyValue):
         self.store = store
         self.ref = ref
         self.path = path
+
+    @property
+    def cost(self) -> int:
+        """A read scans the whole blob: one work step per 16 bytes, so an evaluation's budget
+        (10M steps) covers reading about 160 MB of stored JSON in all."""
+        return self.ref.size // BYTES_PER_STEP
 
     def child(self, key: str | int) -> Any:
         if isinstance(key, int) and key < 0:  # counted from the end: the list is loaded

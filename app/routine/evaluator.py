@@ -182,7 +182,13 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
             return self._loaded(value)
         return value
 
+    def _settled(self, value: Any) -> Any:
+        """What goes into a built list or object: a lazy view of stored data is loaded (a
+        whole reference stays a reference)."""
+        return self._loaded(value) if isinstance(value, LazyValue) else value
+
     def _loaded(self, value: LazyValue) -> Any:
+        self.budget.spend(value.cost)  # before reading: a read past the budget never starts
         loaded = value.value()
         self.budget.borrow(loaded)  # stored data, like the context: not built here
         return loaded
@@ -266,6 +272,19 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
             raise ExpressionError(f"the operator {type(node.op).__name__} is not supported")
         return function(self._look(self._eval(node.left)), self._look(self._eval(node.right)))
 
+    def _eval_boolop(self, node: ast.BoolOp) -> Any:
+        """``and`` / ``or`` as Python's, on loaded values (a lazy view has no truth of its own)."""
+        result: Any = isinstance(node.op, ast.And)
+        for value in node.values:
+            result = self._settled(self._eval(value))
+            if bool(result) != isinstance(node.op, ast.And):
+                break
+        return result
+
+    def _eval_ifexp(self, node: ast.IfExp) -> Any:
+        return self._eval(node.body) if self._settled(self._eval(node.test)) \
+            else self._eval(node.orelse)
+
     def _eval_unaryop(self, node: ast.UnaryOp) -> Any:
         return self.operators[type(node.op)](self._look(self._eval(node.operand)))
 
@@ -292,7 +311,7 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
                 self.budget.build(len(value), "the list")
                 result.extend(value)
             else:
-                result.append(self._eval(item))
+                result.append(self._settled(self._eval(item)))
         return result
 
     def _eval_tuple(self, node: ast.Tuple) -> tuple[Any, ...]:
@@ -309,7 +328,7 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
                 self.budget.build(len(other), "the object")
                 result.update(other)
             else:
-                result[self._eval(key)] = self._eval(value)
+                result[self._look(self._eval(key))] = self._settled(self._eval(value))
         return result
 
     def _eval_comprehension(self, node: Any) -> Any:
@@ -336,13 +355,14 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
             if borrowed:
                 self.budget.borrow(item)
             self._bind(generator.target, item, scope)
-            if all(self._eval(condition) for condition in generator.ifs):
+            if all(self._look(self._eval(condition)) for condition in generator.ifs):
                 if not last:
                     self._generate(node, index + 1, scope, result)
                 elif isinstance(result, dict):
-                    result[self._eval(node.key)] = self._eval(node.value)
+                    result[self._look(self._eval(node.key))] = \
+                        self._settled(self._eval(node.value))
                 else:
-                    result.append(self._eval(node.elt))
+                    result.append(self._settled(self._eval(node.elt)))
 
     def _bind(self, target: ast.AST, value: Any, scope: dict[str, Any]) -> None:
         if isinstance(target, ast.Name):

@@ -44,6 +44,12 @@ class LazyValue:
 
     __slots__ = ()
 
+    @property
+    def cost(self) -> int:
+        """Work steps one ``value()`` costs (charged to the evaluation's work budget, so an
+        expression cannot read a large stored value over and over)."""
+        return 0
+
     def child(self, key: str | int) -> Any:
         raise NotImplementedError
 
