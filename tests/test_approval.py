@@ -155,9 +155,9 @@ async def test_approval_survives_a_restart_of_the_worker(client, plugins):
         handle = await start_run(client, approval_doc(), queue, trigger={"n": 9})
         await wait_for(client, handle.id, waiting)
 
-    async with build_worker(client, queue, plugins):
-        state = await control.current_state(client, handle.id)
-        assert waiting(state) and state["nodes"]["ask"]["prompt"] == "Buy 9 shares?"
+    async with build_worker(client, queue, plugins):  # asked until the new worker polls
+        state = await wait_for(client, handle.id, waiting, timeout=QUICK)
+        assert state["nodes"]["ask"]["prompt"] == "Buy 9 shares?"
         await control.decide(client, handle.id, True, None, "after restart", "ann")
         state = await asyncio.wait_for(final_state(handle), QUICK)
 
@@ -182,9 +182,9 @@ async def test_approval_survives_a_restart_of_the_embedded_server(tmp_path, plug
         again = await server.start()
         assert again.pid != info.pid
         client = await connect_when_ready(ConnectionOptions(again.address))
-        async with build_worker(client, queue, plugins):
-            state = await control.current_state(client, handle.id)
-            assert waiting(state) and state["nodes"]["ask"]["prompt"] == "Buy 4 shares?"
+        async with build_worker(client, queue, plugins):  # asked until the new worker polls
+            state = await wait_for(client, handle.id, waiting, timeout=QUICK)
+            assert state["nodes"]["ask"]["prompt"] == "Buy 4 shares?"
             await control.decide(client, handle.id, True, None, "after the restart", "bo")
             state = await asyncio.wait_for(final_state(client.get_workflow_handle(handle.id)),
                                            QUICK)
