@@ -126,7 +126,7 @@ def test_reading_stored_data_over_and_over_is_bounded_by_the_work_budget(store):
     context = {"nodes": {"big": {"output": ref.to_json()}}}
     once = render("{{ nodes.big.output.rows[59999].n }}", context, resolve=resolver(store))
     assert once == 59999
-    again = "{{ [nodes.big.output.rows[0].n for k in [" + ", ".join(["0"] * 60) + "]] }}"
+    again = "{{ [nodes.big.output.rows[0].n for k in [" + ", ".join(["0"] * 200) + "]] }}"
     with pytest.raises(ExpressionError, match="work budget"):
         render(again, context, resolve=resolver(store))
 
