@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMessageBox
 
 from app.engine import schedules
 from app.engine.devserver import free_port
@@ -216,15 +216,28 @@ def test_deleting_an_active_routine_removes_its_schedule_first(qapp, tmp_path, t
         window.open_routine("nightly")
         asked: list[str] = []
 
-        def yes() -> None:
+        def answer() -> None:
+            """Answer every message box that comes up (Yes, else OK), so an unexpected one
+            fails the test with its text instead of waiting forever."""
             box = QApplication.activeModalWidget()
-            asked.append(box.text())
-            box.button(QMessageBox.StandardButton.Yes).click()
+            if isinstance(box, QMessageBox):
+                asked.append(box.text())
+                button = box.button(QMessageBox.StandardButton.Yes) or \
+                    box.button(QMessageBox.StandardButton.Ok)
+                if button is not None:
+                    button.click()
+            elif isinstance(box, QDialog):  # any other window asking: recorded, dismissed
+                asked.append(f"{type(box).__name__}: {box.windowTitle()}")
+                box.reject()
 
-        QTimer.singleShot(0, yes)
-        window.delete_routine()
-        await until(lambda: not services.store.has_routine("nightly"), what="deleted")
-        assert "deactivated first" in asked[0]
+        answering = QTimer(interval=50, timeout=answer)
+        answering.start()
+        try:
+            window.delete_routine()
+            await until(lambda: not services.store.has_routine("nightly"), what="deleted")
+        finally:
+            answering.stop()
+        assert len(asked) == 1 and "deactivated first" in asked[0], asked
         assert "nightly" not in await schedules.existing_ids(window.engine.client)
         assert window.library.list.count() == 1  # the webhook routine is left
 
