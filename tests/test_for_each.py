@@ -127,3 +127,17 @@ async def test_a_failing_element_under_stop_fails_the_node_naming_the_element(ru
     assert state["error"]["message"].startswith("node 'get' (http.request): element 4: ")
     assert http_server.calls["/item"] == 5  # concurrency 1: nothing after the failure started
     assert state["nodes"]["after"]["status"] == "pending"
+
+
+async def test_more_activity_elements_than_the_history_can_hold_fail_clearly(runner,
+                                                                             http_server):
+    """15,001 HTTP elements would pass Temporal's 51,200-event history limit (the server would
+    end the run): the node fails at once, saying why, and nothing is called."""
+    doc = routine([each(node("get", "http.request", url=http_server.url + "/item"),
+                        "{{ trigger.ids }}")])
+
+    state = await runner.run(doc, {"ids": list(range(15_001))})
+
+    assert state["status"] == "failed"
+    assert "at most 15,000 in one run" in state["error"]["message"]
+    assert http_server.calls["/item"] == 0

@@ -28,6 +28,9 @@ with workflow.unsafe.imports_passed_through():
     from app.routine.runstate import NodeRun, Outcome
 
 MAX_ELEMENTS = 100_000
+MAX_ACTIVITY_ELEMENTS = 15_000
+"""An activity element costs three history events: 15,000 stay under Temporal's 51,200-event
+limit with room for the rest of the run (past it the server would end the run)."""
 PROGRESS_UPDATES = 100
 
 
@@ -62,6 +65,11 @@ class ForEach:
                 node, f"for_each gave {len(items):,} elements; at most {MAX_ELEMENTS:,} can run "
                 "in one node (split the list)", "TooLarge"), 0)
         total = len(items)
+        if total > MAX_ACTIVITY_ELEMENTS and not self._runs_in_workflow(node):
+            raise NodeFailed(node_error(
+                node, f"for_each gave {total:,} elements; a node that runs as an activity can "
+                f"take at most {MAX_ACTIVITY_ELEMENTS:,} in one run (Temporal's history limit): "
+                "split the list, or call a routine per slice", "TooLarge"), 0)
         outputs: list[Any] = [None] * total
         every = max(1, total // PROGRESS_UPDATES)
         gate = asyncio.Semaphore(node.concurrency)
@@ -102,6 +110,9 @@ class ForEach:
         raise NotImplementedError
 
     def _context(self, node: Node, value: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _runs_in_workflow(self, node: Node) -> bool:
         raise NotImplementedError
 
     async def _execute(self, node: Node, value: Any, sources: dict[str, Any],

@@ -303,6 +303,9 @@ class RoutineWorkflow(RunControl, SubRoutines, ForEach, StoredData, Pacing):
         port = ERROR_PORT if node.on_error == "error_port" else "out"
         return Outcome((port,), emitted, failure.attempts, failure.error)
 
+    def _runs_in_workflow(self, node: Node) -> bool:
+        return node.plugin in WORKFLOW_PLUGINS
+
     def _context(self, node: Node, value: Any, element: Element | None = None) -> dict[str, Any]:
         """What the node's expressions see; ``item`` and ``index`` for a for_each element."""
         context = {
