@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -12,6 +13,16 @@ from typing import Any, TextIO
 from app.routine.runstate import duration_text, seconds_between
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def resume_gc() -> None:
+    """Turn the garbage collector back on after start-up (``app.cli`` turns it off while it
+    loads), the objects made so far frozen: they live as long as the process, and full
+    passes over them are what start-up saved. Idempotent; a run's own garbage is collected
+    as usual."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _run_async(coroutine: Coroutine[Any, Any, Any], stopped: int = 130) -> Any:
