@@ -10,14 +10,10 @@ import weakref
 from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
-
-import certifi
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from app.blobs import JSON_MEDIA_TYPE, BlobError, BlobRef, BlobStore
-from app.plugin_api import ActivityContext, Plugin, PluginError
+from app.plugin_api import ActivityContext, Plugin, PluginError, library
 from plugins.streams import (
     BlobBody,
     BlobSink,
@@ -27,6 +23,9 @@ from plugins.streams import (
     no_store,
     store_of,
 )
+
+if TYPE_CHECKING:  # imported on the first request (library): manifests stay cheap to read
+    import httpx
 
 MAX_RESPONSE_BYTES = 1_500_000
 """A body up to this size is returned parsed (JSON) or as text; a larger one goes to the blob
@@ -48,6 +47,7 @@ class _Credential:
 
 
 async def _request(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> Any:
+    httpx = library("httpx", "http.request")
     method = str(config.get("method", "GET")).upper()
     url = str(config["url"])
     where = f"{method} {url}"
@@ -176,6 +176,9 @@ def _client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None or client.is_closed:
+        httpx = library("httpx", "http.request")
+        certifi = library("certifi", "http.request")
+        from http.cookiejar import CookieJar, DefaultCookiePolicy  # ~5 ms: not at start-up
         client = httpx.AsyncClient(
             follow_redirects=False,  # followed by _send, which guards credentials
             verify=ssl.create_default_context(cafile=certifi.where()),

@@ -13,13 +13,12 @@ import re
 import ssl
 import weakref
 from collections.abc import Mapping
-from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import certifi
-import httpx
+from app.plugin_api import ActivityContext, Plugin, PluginError, library
 
-from app.plugin_api import ActivityContext, Plugin, PluginError
+if TYPE_CHECKING:  # imported on the first chat (library): manifests stay cheap to read
+    import httpx
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
 DEFAULT_TIMEOUT_S = 120.0
@@ -32,6 +31,7 @@ _FENCE = re.compile(r"^```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
 
 
 async def _chat(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> dict[str, Any]:
+    httpx = library("httpx", "llm.chat")
     base_url = str(config.get("base_url") or DEFAULT_BASE_URL)
     model = str(config["model"])
     where = f"llm.chat ({model} at {base_url.split('?')[0].rstrip('/')})"
@@ -61,7 +61,7 @@ async def _chat(ctx: ActivityContext, input: Any, config: Mapping[str, Any]) -> 
 def _endpoint(base_url: str) -> httpx.URL:
     """``{base_url}/chat/completions``, keeping a query the API needs (Azure's
     ``?api-version=``)."""
-    url = httpx.URL(base_url)
+    url = library("httpx", "llm.chat").URL(base_url)
     return url.copy_with(path=url.path.rstrip("/") + "/chat/completions")
 
 
@@ -109,6 +109,7 @@ async def _post(url: httpx.URL, body: dict[str, Any], headers: dict[str, str],
 
     Redirects are not followed: the credential goes to the origin ``base_url`` names and
     nowhere else (a redirect is reported with where it points)."""
+    httpx = library("httpx", "llm.chat")
     shown = url.copy_with(query=None)  # a query may hold a key: errors leave it out
     client = _client()
     request = client.build_request("POST", url, json=body, headers=headers,
@@ -143,6 +144,9 @@ def _client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None or client.is_closed:
+        httpx = library("httpx", "llm.chat")
+        certifi = library("certifi", "llm.chat")
+        from http.cookiejar import CookieJar, DefaultCookiePolicy  # ~5 ms: not at start-up
         client = httpx.AsyncClient(
             follow_redirects=False,
             verify=ssl.create_default_context(cafile=certifi.where()),

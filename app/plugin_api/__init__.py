@@ -13,9 +13,11 @@ plugins run as activities only (a worker's workflow sandbox cannot import their 
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Literal, Protocol
 
 from app.routine.model import DEFAULT_IN, DEFAULT_OUT
@@ -48,6 +50,19 @@ class PluginError(Exception):
         self.retryable = retryable
         self.kind = kind
         super().__init__(message)
+
+
+def library(name: str, plugin_id: str) -> ModuleType:
+    """``import name``, for an activity's ``execute``: a plugin module imports its heavy
+    libraries (an HTTP client, a parser) here, on first use, so reading the manifests (every
+    cold ``kianax run``, the editor's palette) never pays for them. A library that cannot be
+    imported fails the node with a sentence naming it, not a bare ModuleNotFoundError."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise PluginError(f"{plugin_id} needs the Python package {name.split('.')[0]!r}, "
+                          f"which cannot be imported here ({exc}); reinstall Kianax",
+                          kind="MissingLibrary") from None
 
 
 class ActivityContext(Protocol):
