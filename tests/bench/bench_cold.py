@@ -2,11 +2,17 @@
 same on the same server (issue 15: a cold run should pay for its engine connection and
 nothing a warm worker would not pay).
 
-    python -m tests.bench.bench_cold [--repeat N]
+    python -m tests.bench.bench_cold [--repeat N] [--source]
 
 (a) `kianax run` of 20 pure nodes vs a process running one hand-written activity round
     trip (aim <= 1.0); (b) `kianax run` of 10 http.request nodes vs a process running a
     hand-written workflow making the same 10 calls (aim <= 1.1). Medians, alternated.
+
+Both processes read compiled bytecode, as an installed Kianax does (pip compiles it at
+install, the PyInstaller build ships it): the warm-up runs write it to a private
+``PYTHONPYCACHEPREFIX``, even where ``PYTHONDONTWRITEBYTECODE`` is set (a development
+checkout, where each process would otherwise compile every project module from source).
+``--source`` measures that development case instead.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - began
 
 
-async def main(repeat: int) -> None:
+async def main(repeat: int, source: bool) -> None:
     http = LocalHTTPServer().start()
     http.routes["/quote"] = lambda n, q: (200, {"price": 97})
     url = f"{http.url}/quote"
@@ -49,6 +55,9 @@ async def main(repeat: int) -> None:
             files[name] = Path(tmp) / f"{name}.json"
             files[name].write_text(json.dumps(doc))
         env = {**os.environ, "KIANAX_HOME": str(Path(tmp) / "home")}
+        if not source:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "bytecode")
         kianax = [sys.executable, "-m", "app", "run"]
         hand = [sys.executable, "-m", "tests.bench.cold_hand", info.address]
         pairs = {
@@ -61,7 +70,8 @@ async def main(repeat: int) -> None:
         for a, b, _ in pairs.values():  # warm the disk caches, not the processes
             timed(a, env)
             timed(b, env)
-        print(f"median of {repeat} fresh processes each, alternated\n")
+        print(f"median of {repeat} fresh processes each, alternated, "
+              f"{'compiling from source' if source else 'compiled bytecode'}\n")
         for label, (a, b, aim) in pairs.items():
             ours, theirs = [], []
             for _ in range(repeat):
@@ -77,4 +87,8 @@ async def main(repeat: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    asyncio.run(main(parser.parse_args().repeat))
+    parser.add_argument("--source", action="store_true",
+                        help="no compiled bytecode for modules without it (a development "
+                        "checkout under PYTHONDONTWRITEBYTECODE)")
+    options = parser.parse_args()
+    asyncio.run(main(options.repeat, options.source))
