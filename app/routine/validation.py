@@ -6,10 +6,11 @@ editor can mark them all and the CLI can print them all.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+import jsonschema
+from jsonschema import Draft202012Validator
 
 from app.routine.bounds import document_problems
 from app.routine.document import read_routine
@@ -17,9 +18,6 @@ from app.routine.expressions import is_template, template_problems
 from app.routine.graph import find_cycle
 from app.routine.model import DEFAULT_OUT, ERROR_PORT, Node, Routine
 from app.routine.problems import Problem, join_path
-
-if TYPE_CHECKING:
-    import jsonschema
 
 
 class PluginShape(Protocol):
@@ -43,19 +41,13 @@ def _skipping_expressions(keyword: Callable[..., Iterator[Any]]) -> Callable[...
     return check
 
 
-@functools.cache
-def _config_validator() -> Any:
-    """Draft 2020-12 where a field that is exactly one {{ expression }} (it may produce any
-    value at run time) is judged by no keyword before the run. jsonschema loads here, for a
-    config the quick check below cannot pass (~35 ms a process saved for valid routines)."""
-    import jsonschema
-    from jsonschema import Draft202012Validator
-
-    return jsonschema.validators.extend(
-        Draft202012Validator,
-        validators={name: _skipping_expressions(keyword)
-                    for name, keyword in Draft202012Validator.VALIDATORS.items()},
-    )
+# A field that is exactly one {{ expression }} may produce any value at run time, so no
+# schema keyword judges it before the run.
+_ConfigValidator = jsonschema.validators.extend(
+    Draft202012Validator,
+    validators={name: _skipping_expressions(keyword)
+                for name, keyword in Draft202012Validator.VALIDATORS.items()},
+)
 
 
 def validate_document(doc: Any, plugins: Mapping[str, PluginShape]) -> tuple[Routine | None,
@@ -106,105 +98,13 @@ def _config_problems(config: Mapping[str, Any], plugin: PluginShape | None, plug
     if plugin is None:
         problems.append(Problem(plugin_path, f"unknown plugin {plugin_id!r}"))
         return problems
-    if _certainly_valid(config, plugin.config_schema):
-        return problems
-    validator = _config_validator()(plugin.config_schema)
+    validator = _ConfigValidator(plugin.config_schema)
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
         place = path
         for key in error.absolute_path:
             place = join_path(place, key)
         problems.append(Problem(place, _schema_message(error)))
     return problems
-
-
-_NUMBER_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
-    "minimum": lambda v, b: v >= b, "maximum": lambda v, b: v <= b,
-    "exclusiveMinimum": lambda v, b: v > b, "exclusiveMaximum": lambda v, b: v < b}
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str), "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list), "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None, "number": lambda v: _is_number(v),
-    "integer": lambda v: _is_number(v) and (isinstance(v, int) or v.is_integer())}
-_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment",
-                          "deprecated", "readOnly", "writeOnly"})
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _certainly_valid(instance: Any, schema: Any) -> bool:
-    """True only when ``instance`` meets ``schema`` as the jsonschema check would judge it,
-    by the keywords read here (those of the built-in plugins' schemas): a config that passes
-    needs no jsonschema in the process. False means "ask jsonschema", which gives the
-    problems and their wording; it is what any other keyword or doubt gets (an enum value of
-    another type, a uniqueItems list of non-strings, a $ref)."""
-    if schema is True:
-        return True
-    if not isinstance(schema, dict):
-        return False
-    if isinstance(instance, str) and is_template(instance):
-        return True  # as in _config_validator: no keyword judges an expression
-    for key, value in schema.items():
-        if key in _ANNOTATIONS or key.startswith("x-"):
-            continue
-        if not _keyword_holds(key, value, instance, schema):
-            return False
-    return True
-
-
-def _keyword_holds(key: str, value: Any, instance: Any, schema: dict[str, Any]) -> bool:
-    """Whether one keyword of ``schema`` certainly holds for ``instance`` (False: unsure)."""
-    if key == "type":
-        names = value if isinstance(value, list) else [value]
-        return any(name in _TYPES and _TYPES[name](instance) for name in names)
-    if key == "enum":
-        return isinstance(value, list) and any(
-            type(option) is type(instance) and option == instance for option in value
-            if isinstance(option, str | int | float | bool | type(None)))
-    if key in _NUMBER_BOUNDS:
-        return not _is_number(instance) or (_is_number(value)
-                                           and _NUMBER_BOUNDS[key](instance, value))
-    if key in ("minLength", "maxLength", "minItems", "maxItems"):
-        kind = str if key.endswith("Length") else list
-        if not isinstance(instance, kind):
-            return True
-        return type(value) is int and (len(instance) >= value if key.startswith("min")
-                                       else len(instance) <= value)
-    if key == "pattern":
-        return not isinstance(instance, str) or (isinstance(value, str)
-                                                 and re.search(value, instance) is not None)
-    if key == "uniqueItems":
-        return (not isinstance(instance, list) or value is False
-                or (all(isinstance(item, str) for item in instance)
-                    and len(set(instance)) == len(instance)))
-    if key == "anyOf":
-        return isinstance(value, list) and any(_certainly_valid(instance, s) for s in value)
-    if not isinstance(instance, dict | list):
-        return key in ("properties", "required", "additionalProperties", "items")
-    if isinstance(instance, list):
-        return key in ("properties", "required", "additionalProperties") or (
-            key == "items" and "prefixItems" not in schema
-            and all(_certainly_valid(item, value) for item in instance))
-    return _object_keyword_holds(key, value, instance, schema)
-
-
-def _object_keyword_holds(key: str, value: Any, instance: dict[str, Any],
-                          schema: dict[str, Any]) -> bool:
-    properties = schema.get("properties", {})
-    if key == "items":
-        return True
-    if key == "required":
-        return isinstance(value, list) and all(name in instance for name in value)
-    if key == "properties":
-        return isinstance(value, dict) and all(
-            _certainly_valid(item, value[name]) for name, item in instance.items()
-            if name in value)
-    if key == "additionalProperties":
-        extra = [item for name, item in instance.items() if name not in properties]
-        return ("patternProperties" not in schema and isinstance(properties, dict)
-                and (not extra or all(_certainly_valid(item, value) for item in extra)))
-    return False
 
 
 NOT_PER_ELEMENT = ("core.approval", "core.merge")
