@@ -6,11 +6,9 @@ editor can mark them all and the CLI can print them all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
-
-import jsonschema
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.routine.bounds import document_problems
 from app.routine.document import read_routine
@@ -18,6 +16,9 @@ from app.routine.expressions import is_template, template_problems
 from app.routine.graph import find_cycle
 from app.routine.model import DEFAULT_OUT, ERROR_PORT, Node, Routine
 from app.routine.problems import Problem, join_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 class PluginShape(Protocol):
@@ -41,33 +42,45 @@ def _skipping_expressions(keyword: Callable[..., Iterator[Any]]) -> Callable[...
     return check
 
 
-# A field that is exactly one {{ expression }} may produce any value at run time, so no
-# schema keyword judges it before the run.
-_ConfigValidator = jsonschema.validators.extend(
-    Draft202012Validator,
-    validators={name: _skipping_expressions(keyword)
-                for name, keyword in Draft202012Validator.VALIDATORS.items()},
-)
+@functools.cache
+def _config_validator() -> Any:
+    """Draft 2020-12, where a field that is exactly one {{ expression }} (it may produce any
+    value at run time) is judged by no keyword before the run. jsonschema loads on the first
+    config checked: a process that checks none (its routines' configs were found valid
+    before, see ``configs_known_valid``) never pays for the import."""
+    import jsonschema
+    from jsonschema import Draft202012Validator
+
+    return jsonschema.validators.extend(
+        Draft202012Validator,
+        validators={name: _skipping_expressions(keyword)
+                    for name, keyword in Draft202012Validator.VALIDATORS.items()},
+    )
 
 
-def validate_document(doc: Any, plugins: Mapping[str, PluginShape]) -> tuple[Routine | None,
-                                                                             list[Problem]]:
+def validate_document(doc: Any, plugins: Mapping[str, PluginShape],
+                      configs_known_valid: bool = False) -> tuple[Routine | None,
+                                                                  list[Problem]]:
     """Every problem of a decoded document; the routine is None unless there are none.
 
     A document over the routine limits (size, node and connection counts, nesting; see
     :mod:`app.routine.limits`) gets only those problems: it is not read any further.
+    ``configs_known_valid``: the caller knows these exact configs met these exact schemas
+    before (see app.services.verdicts), so the schema check is skipped; everything else
+    is checked as always.
     """
     problems, stop = document_problems(doc)
     if stop:
         return None, problems
     routine, found = read_routine(doc)
     if routine is not None:
-        found += validate(routine, plugins)
+        found += validate(routine, plugins, configs_known_valid)
     problems = list(dict.fromkeys([*problems, *found]))
     return (routine if not problems else None), problems
 
 
-def validate(routine: Routine, plugins: Mapping[str, PluginShape]) -> list[Problem]:
+def validate(routine: Routine, plugins: Mapping[str, PluginShape],
+             configs_known_valid: bool = False) -> list[Problem]:
     """Every semantic problem of ``routine`` against the known ``plugins``."""
     problems: list[Problem] = []
     first_index: dict[str, int] = {}
@@ -79,7 +92,8 @@ def validate(routine: Routine, plugins: Mapping[str, PluginShape]) -> list[Probl
         else:
             first_index[node.id] = index
         problems.extend(_config_problems(node.config, plugins.get(node.plugin), node.plugin,
-                                         join_path(path, "config"), join_path(path, "plugin")))
+                                         join_path(path, "config"), join_path(path, "plugin"),
+                                         configs_known_valid))
         problems.extend(_for_each_problems(node, plugins.get(node.plugin), path))
     problems.extend(_connection_problems(routine, plugins, first_index))
     problems.extend(_trigger_problems(routine, plugins))
@@ -93,12 +107,14 @@ def validate(routine: Routine, plugins: Mapping[str, PluginShape]) -> list[Probl
 
 
 def _config_problems(config: Mapping[str, Any], plugin: PluginShape | None, plugin_id: str,
-                     path: str, plugin_path: str) -> list[Problem]:
+                     path: str, plugin_path: str, known_valid: bool = False) -> list[Problem]:
     problems = [Problem(p, message) for p, message in template_problems(config, path)]
     if plugin is None:
         problems.append(Problem(plugin_path, f"unknown plugin {plugin_id!r}"))
         return problems
-    validator = _ConfigValidator(plugin.config_schema)
+    if known_valid:
+        return problems
+    validator = _config_validator()(plugin.config_schema)
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
         place = path
         for key in error.absolute_path:

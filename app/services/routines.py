@@ -12,6 +12,7 @@ from app.plugin_api.registry import PluginRegistry
 from app.routine import FORMAT, Problem, Routine, RoutineInvalid, dump_routine
 from app.routine.document import decode
 from app.services.errors import UserError
+from app.services.verdicts import ConfigVerdicts
 from app.store import NotFound, Store
 
 if TYPE_CHECKING:
@@ -37,10 +38,18 @@ class Library:
     plugins: PluginRegistry
 
     def check(self, document: Any) -> tuple[Routine | None, list[Problem]]:
-        """Every problem of a decoded document, each with its place."""
-        from app.routine.validation import validate_document  # jsonschema: only to check
+        """Every problem of a decoded document, each with its place. Configs that met their
+        schemas before (in any process) are not checked against them again."""
+        from app.routine.validation import validate_document
 
-        return validate_document(document, {p.id: p for p in self.plugins})
+        plugins = {p.id: p for p in self.plugins}
+        verdicts = ConfigVerdicts(self.paths.data / "cache" / "valid-configs")
+        seal = verdicts.seal(document, {pid: p.config_schema for pid, p in plugins.items()})
+        known = verdicts.known(seal)
+        routine, problems = validate_document(document, plugins, configs_known_valid=known)
+        if routine is not None and not known:
+            verdicts.remember(seal)
+        return routine, problems
 
     def read_file(self, path: Path) -> dict[str, Any]:
         """Decode a routine file; JSON syntax errors become problems with line and column."""
