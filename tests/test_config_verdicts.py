@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from app.paths import Paths
+from app.services import Kianax
 from app.services.verdicts import VERDICTS_KEPT, ConfigVerdicts
+from app.vault import Vault
 from tests.helpers import node, routine
+from tests.keyrings import MemoryKeyring
 from tests.test_cold_start import python
 
 DOC = routine([node("get", "http.request", url="http://127.0.0.1:9/x", method="GET")])
@@ -25,7 +29,7 @@ def check_in_a_fresh_process(home: Path, document: dict) -> tuple[list[str], boo
         from pathlib import Path
         app = Kianax(Paths(*(Path(home) / d for d in "dcl")).ensure(),
                      vault=Vault(MemoryKeyring()))
-        _, problems = app.check(json.loads({json.dumps(document)!r}))
+        _, problems = app.check(json.loads({json.dumps(document)!r}), remembered=True)
         print(json.dumps([[str(p.path), p.message] for p in problems]))
         print("jsonschema" in sys.modules)
         """)
@@ -37,6 +41,15 @@ def check_in_a_fresh_process(home: Path, document: dict) -> tuple[list[str], boo
 def test_a_routine_checked_before_loads_no_schema_library(tmp_path):
     assert check_in_a_fresh_process(tmp_path, DOC) == ([], True)
     assert check_in_a_fresh_process(tmp_path, DOC) == ([], False)
+
+
+def test_the_editors_check_after_every_edit_keeps_nothing(tmp_path):
+    """Each edit is a new set of configs: remembering them would only churn the folder."""
+    app = Kianax(Paths(tmp_path / "d", tmp_path / "c", tmp_path / "l").ensure(),
+                 vault=Vault(MemoryKeyring()))
+    assert app.check(DOC) == app.check(DOC)
+    assert app.check(DOC)[1] == []
+    assert not (tmp_path / "d" / "cache" / "valid-configs").exists()
 
 
 def test_a_changed_config_is_checked_in_full(tmp_path):

@@ -37,12 +37,18 @@ class Library:
     store: Store
     plugins: PluginRegistry
 
-    def check(self, document: Any) -> tuple[Routine | None, list[Problem]]:
-        """Every problem of a decoded document, each with its place. Configs that met their
-        schemas before (in any process) are not checked against them again."""
+    def check(self, document: Any, remembered: bool = False,
+              ) -> tuple[Routine | None, list[Problem]]:
+        """Every problem of a decoded document, each with its place. ``remembered``: configs
+        that met their schemas before (in any process) are not checked against them again,
+        and a pass is kept for the next process — for runs and activation, where a cold
+        process would otherwise load jsonschema; the editor's check after every edit keeps
+        nothing (each edit is a new set of configs: it would only churn the folder)."""
         from app.routine.validation import validate_document
 
         plugins = {p.id: p for p in self.plugins}
+        if not remembered:
+            return validate_document(document, plugins)
         verdicts = ConfigVerdicts(self.paths.data / "cache" / "valid-configs")
         seal = verdicts.seal(document, {pid: p.config_schema for pid, p in plugins.items()})
         known = verdicts.known(seal)
@@ -81,7 +87,7 @@ class Library:
         return LoadedRoutine(document, version, f"{reference} v{version}")
 
     def validated(self, loaded: LoadedRoutine) -> Routine:
-        routine, problems = self.check(loaded.document)
+        routine, problems = self.check(loaded.document, remembered=True)
         if problems or routine is None:
             raise RoutineInvalid(problems)
         return routine
