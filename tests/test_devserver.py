@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import socket
 import subprocess
 import sys
-import urllib.request
 from datetime import timedelta
 
 import psutil
@@ -20,6 +18,9 @@ from app.engine.devserver import EmbeddedServer, find_temporal, free_port
 from app.engine.runs import final_state, start_run
 from app.engine.worker import build_worker
 from tests.helpers import routine, transform
+from tests.server_metrics import metrics_url, server_counts
+
+READS = "persistence_requests:GetCurrentClusterMetadata"
 
 
 async def test_start_reuse_and_stop(tmp_path):
@@ -152,13 +153,6 @@ async def test_the_server_collects_garbage_less_often_unless_the_user_says_other
         await server.stop()
 
 
-def _persistence_reads(metrics_url: str, operation: str) -> float:
-    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
-    return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
-               if line.startswith("persistence_requests{") and
-               f'operation="{operation}"' in line)
-
-
 async def test_a_run_reads_no_cluster_metadata_from_the_database(tmp_path, plugins):
     """The dev server's search-attribute cache stays on: without it every start, workflow
     task and history read fetched the cluster metadata from SQLite (4 reads per webhook run,
@@ -167,25 +161,17 @@ async def test_a_run_reads_no_cluster_metadata_from_the_database(tmp_path, plugi
     info = await server.start()
     try:
         client = await connect_when_ready(ConnectionOptions(info.address))
-        banner = None
-        for _ in range(100):  # the banner is printed once the server is up
-            banner = re.search(r"Metrics:\s+http://[^:/]+:(\d+)",
-                               (tmp_path / "server.log").read_text())
-            if banner:
-                break
-            await asyncio.sleep(0.1)
-        assert banner, (tmp_path / "server.log").read_text()
-        url = f"http://127.0.0.1:{banner.group(1)}/metrics"
+        url = await metrics_url(tmp_path / "server.log")
         document = routine([transform("double", "{{ trigger.n * 2 }}")])
         async with build_worker(client, "metadata-reads", plugins):
             await final_state(await start_run(client, document, "metadata-reads", {"n": 1}))
             await asyncio.sleep(2.5)
-            before = _persistence_reads(url, "GetCurrentClusterMetadata")
+            before = server_counts(url).get(READS, 0)
             for n in range(5):
                 state = await final_state(await start_run(client, document, "metadata-reads",
                                                           {"n": n}))
                 assert state["status"] == "completed"
         await asyncio.sleep(2.5)  # the server publishes its metrics every second
-        assert _persistence_reads(url, "GetCurrentClusterMetadata") - before < 2
+        assert server_counts(url).get(READS, 0) - before < 2
     finally:
         await server.stop()

@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import resource
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -30,6 +28,7 @@ from app.services import Kianax
 from app.settings import Settings
 from app.vault import Vault
 from tests.keyrings import MemoryKeyring
+from tests.server_metrics import metrics_url, server_counts
 
 # The peers' routine (../shared/peers/kianax-routine.json), here so the bench runs anywhere.
 ROUTINE = {
@@ -80,19 +79,6 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def server_counts(url: str) -> dict[str, float]:
-    """``service_requests`` and ``persistence_requests`` by operation (the server publishes
-    its metrics every second)."""
-    counts: dict[str, float] = {}
-    for line in urllib.request.urlopen(url, timeout=10).read().decode().splitlines():
-        if line.startswith(("service_requests{", "persistence_requests{")):
-            name, _, value = line.rpartition(" ")
-            operation = re.search(r'operation="([^"]+)"', name)
-            key = f"{name.split('{')[0]}:{operation.group(1) if operation else '?'}"
-            counts[key] = counts.get(key, 0.0) + float(value)
-    return counts
-
-
 async def main(runs: int, concurrency: int, rounds: int) -> None:
     document = ROUTINE
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,9 +98,7 @@ async def main(runs: int, concurrency: int, rounds: int) -> None:
                 host = app.trigger_host(engine)
                 await host.start()
                 url = app.webhook_options().url(document["trigger"]["path"]) + "?wait=1"
-                log = (Path(tmp) / "engine" / "server.log").read_text()
-                port = re.search(r"Metrics:\s+http://[^:/]+:(\d+)", log).group(1)
-                metrics = f"http://127.0.0.1:{port}/metrics"
+                metrics = await metrics_url(Path(tmp) / "engine" / "server.log")
                 print(f"{runs} runs per round at {concurrency} in flight, after 200 to warm up\n")
                 before: dict[str, float] = {}
                 for round_ in range(rounds + 1):
