@@ -69,11 +69,11 @@ def test_a_finished_run_already_recorded_by_a_sync_is_updated_not_refused(tmp_pa
                  "source": "webhook", "trigger": {"n": 1}, "result": {"a": 1}, "error": None,
                  "nodes": {"a": {"status": "completed", "attempts": 1, "output": 1,
                                  "started_at": None, "finished_at": None, "error": None}}}
-        store.record_finished_run(state, 1)
+        store.record_finished_runs([(state, 1)])
         recorded = store.run_state("r-1")
         assert recorded["status"] == "completed" and recorded["result"] == {"a": 1}
         assert recorded["nodes"]["a"]["output"] == 1
-        store.record_finished_run({**state, "run_id": "r-2"}, 1)  # the usual, first write
+        store.record_finished_runs([({**state, "run_id": "r-2"}, 1)])  # the usual, first write
         assert store.run_state("r-2")["status"] == "completed"
     finally:
         store.close()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.routine.document import trigger_of
+from app.services.run_writes import FinishedRuns
 from app.store import Store
 from app.triggers import ActiveRoutine
 
@@ -29,6 +30,7 @@ class TriggerRuns:
         self.engine = engine
         self.on_run = on_run
         self._pending: set[asyncio.Future[Any]] = set()
+        self._finished = FinishedRuns(store)
         # runs whose start is not written yet: run id -> (the timer, the write)
         self._unwritten: dict[str, tuple[asyncio.TimerHandle, Callable[[], None]]] = {}
 
@@ -39,7 +41,8 @@ class TriggerRuns:
         source = source or str(trigger_of(routine.document).get("type") or "manual")
         run_id, outcome = await self.engine.launch(routine.document, payload, routine.version,
                                                    source=source)
-        # Most trigger runs end within a moment: then the store is written once, at the end.
+        # Most trigger runs end within a moment: then the store is written once, at the end,
+        # in one transaction with the other runs ending meanwhile (run_writes).
         # A run still going after START_RECORD_DELAY_S is recorded as running meanwhile; one
         # cut short by a crash before that is found by the next sync with Temporal.
         start = functools.partial(self.store.record_run_started, run_id, routine.id,
@@ -76,6 +79,7 @@ class TriggerRuns:
         for run_id in list(self._unwritten):
             self._unwritten[run_id][0].cancel()
             self._write_start(run_id)
+        await self._finished.drain()
         for pending in list(self._pending):
             pending.cancel()
 
@@ -91,8 +95,8 @@ class TriggerRuns:
             return {}
         first = started is not None and started in self._unwritten
         if first:
-            self._unwritten.pop(started)[0].cancel()  # nothing written yet: one insert
-            self.store.record_finished_run(state, version)
+            self._unwritten.pop(started)[0].cancel()  # nothing written yet: one insert, batched
+            await self._finished.write(state, version)
         else:
             self.store.record_run_state(state, version)
         return state

@@ -115,21 +115,25 @@ class RunHistory:
                 row.source = source or row.source
                 row.rerun_of = rerun_of or row.rerun_of
 
-    def record_finished_run(self, state: dict[str, Any], version: int | None = None) -> None:
-        """A run that ended before anything about it was written (a trigger run done within
-        a second): two INSERTs on a plain connection, no ORM session and no lookup first —
-        the per-run cost of a busy webhook. If the row exists after all (a sync from
-        Temporal was faster), the state is recorded the usual way."""
-        nodes = state.get("nodes") or {}
+    def record_finished_runs(self, finished: list[tuple[dict[str, Any], int | None]]) -> None:
+        """Runs that ended before anything about them was written (trigger runs done within
+        a second), each a ``(state, version)``: one transaction of two multi-row INSERTs on a
+        plain connection, no ORM session and no lookup first — a busy webhook's runs cost a
+        share of one commit each. If a row exists after all (a sync from Temporal was
+        faster), each state is recorded the usual way."""
         try:
             with self._connection() as connection:
-                connection.execute(insert(RunRow), [run_values(state, version)])
+                connection.execute(insert(RunRow), [run_values(state, version)
+                                                    for state, version in finished])
+                nodes = [node_values(state["run_id"], position, node_id, node)
+                         for state, _ in finished
+                         for position, (node_id, node) in enumerate(
+                             (state.get("nodes") or {}).items())]
                 if nodes:
-                    connection.execute(insert(RunNodeRow), [
-                        node_values(state["run_id"], position, node_id, node)
-                        for position, (node_id, node) in enumerate(nodes.items())])
+                    connection.execute(insert(RunNodeRow), nodes)
         except IntegrityError:
-            self.record_run_state(state, version)
+            for state, version in finished:
+                self.record_run_state(state, version)
 
     def record_run_state(self, state: dict[str, Any], version: int | None = None) -> None:
         """Save a run-state document (design §3/§8 shape), replacing what was known before.
