@@ -28,8 +28,11 @@ WATCH_EVERY_S = 3.0
 
 
 def new_run_id(routine_id: str) -> str:
+    """The routine, the second, and 48 random bits. 24 bits collided in a benchmark: at 100
+    webhook runs a second, two ids within one second match about once in 3,000 seconds, and
+    the second run is refused as "already started"; with 48 bits, about once in 1,800 years."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{routine_id}-{stamp}-{secrets.token_hex(3)}"
+    return f"{routine_id}-{stamp}-{secrets.token_hex(6)}"
 
 
 async def start_run(client: Client, routine_doc: dict[str, Any], task_queue: str,
