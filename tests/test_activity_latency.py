@@ -26,3 +26,15 @@ async def test_each_step_of_an_activity_chain_is_dispatched_at_once(runner, http
     steady = statistics.median(took[4:])  # the rate limit's burst covers the first runs
     assert steady < 0.35, f"10 steps took {steady * 1000:.0f} ms (runs: " \
         f"{', '.join(f'{t * 1000:.0f}' for t in took)} ms)"
+
+
+async def test_a_short_delay_node_waits_its_time_not_a_second(runner):
+    """The server fires no timer sooner than its timer queue's time shift, 1 s by default:
+    five 0.1-s delays took ~5 s. The embedded server's shift is 10 ms."""
+    delays = routine([node(f"d{i}", "core.delay", seconds=0.1) for i in range(5)],
+                     [(f"d{i}", f"d{i + 1}") for i in range(4)])
+    began = time.perf_counter()
+    state = await final_state(await runner.start(delays))
+    took = time.perf_counter() - began
+    assert state["status"] == "completed", state
+    assert 0.5 <= took < 2.0, f"five 0.1-s delays took {took:.2f} s"
