@@ -149,7 +149,9 @@ def _command(args: argparse.Namespace, paths: Paths, log_file: Path) -> int:
             return _fail(args, _sentence(exc), log_file)
     handler = COMMANDS[args.command]
     try:
-        app = Kianax(paths)
+        # `run` opens the store only if it needs it (a stored routine, a credential): a run
+        # of a file records itself in the journal the store takes in later
+        app = Kianax(paths, store_later=args.command == "run")
     except StoreError as exc:  # damaged or unwritable: one sentence, exit 1
         return _fail(args, str(exc), log_file)
     except Exception as exc:
@@ -157,6 +159,8 @@ def _command(args: argparse.Namespace, paths: Paths, log_file: Path) -> int:
     app.settings = app.settings.merged(_connection_flags(args))
     try:
         return handler(app, args)
+    except StoreError as exc:  # opened late (above): the same sentence
+        return _fail(args, str(exc), log_file)
     except RoutineInvalid as exc:
         _print_problems(exc, getattr(args, "routine", None) or getattr(args, "file", ""))
         return EXIT_INVALID

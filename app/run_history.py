@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from app.store import NotFound, RoutineStats, RunSummary
-from app.store.runs import DayCount
+from app.store import NotFound
 
 if TYPE_CHECKING:
     from app.engine.session import EngineSession
     from app.services import Kianax
+    from app.store import RoutineStats, RunSummary, Store
+    from app.store.runs import DayCount
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,14 @@ class WaitingApproval:
 class RunHistory:
     def __init__(self, app: Kianax):
         self.app = app
-        self.store = app.store
+
+    @property
+    def store(self) -> Store:
+        """The store, with any runs that processes without it journaled taken in first (one
+        folder listing when there are none): what a reader of runs sees is complete."""
+        store = self.app.store
+        self.app.journal.replay(store)
+        return store
 
     # Reading
 

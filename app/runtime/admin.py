@@ -9,16 +9,28 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.paths import Paths
 from app.services import Kianax, UserError
 from app.settings import Settings
-from app.store import RoutineSummary, Store, StoreError, backup
+from app.store import StoreError, backup
 from app.triggers import LOCAL_TYPES, WebhookOptions, curl_example
+
+if TYPE_CHECKING:
+    from app.store import RoutineSummary, Store
 
 __all__ = ["LOCAL_TYPES", "RoutineSummary", "Store", "StoreError", "WebhookOptions", "backup",
            "check_connection", "curl_example", "schedule_action", "serve_embedded_server"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Store`` and ``RoutineSummary`` load SQLAlchemy: only when asked for."""
+    if name in ("RoutineSummary", "Store"):
+        from app import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 async def check_connection(services: Kianax, settings: Settings) -> tuple[bool, str]:

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 from app.paths import Paths
 from app.plugin_api import PluginError
 from app.plugin_api.registry import PluginRegistry
-from app.services.credentials import Credentials
 from app.services.errors import UserError
 from app.settings import Settings
-from app.store import Store
-from app.vault import VaultError
+from app.vault import Vault, VaultError
 
 if TYPE_CHECKING:  # Temporal loads only when the engine is used (a faster window)
     from app.engine.connection import ConnectionOptions
     from app.engine.session import EngineSession
+    from app.services.credentials import Credentials
+    from app.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class EngineAccess:
     store: Store
     plugins: PluginRegistry
     credentials: Credentials
+    vault: Vault
 
     def connection(self, overrides: dict[str, Any] | None = None) -> ConnectionOptions | None:
         """How to reach Temporal under the saved settings plus ``overrides``."""
@@ -89,7 +90,7 @@ class EngineAccess:
         from app.engine_key import embedded_engine_key
 
         try:
-            return embedded_engine_key(self.credentials.vault, self.paths.config)
+            return embedded_engine_key(self.vault, self.paths.config)
         except VaultError as exc:
             raise UserError(str(exc)) from None
 

@@ -6,12 +6,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.routine import dump_routine
 from app.run_history import RunHistory
 from app.services.engine_access import EngineAccess
 from app.services.routines import LoadedRoutine
+from app.services.run_journal import RunJournal
 
 if TYPE_CHECKING:
     from app.engine.session import EngineSession, Started
@@ -19,10 +20,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class RunRecords(Protocol):
+    """Where a run is recorded: the store, or the journal it takes in later."""
+
+    def record_run_started(self, run_id: str, routine_id: str, version: int | None,
+                           trigger: Any, source: str | None = None,
+                           rerun_of: str | None = None) -> None: ...
+
+    def record_run_state(self, state: dict[str, Any], version: int | None = None) -> None: ...
+
+
 class Running(EngineAccess):
     """Runs: started, awaited and recorded in the store."""
 
     history: RunHistory
+    journal: RunJournal
+    store_open: bool
+
+    def run_records(self) -> RunRecords:
+        """The store when this process has it open; else the journal, so that a cold
+        ``kianax run`` of a file never loads the store (app/services/run_journal.py)."""
+        return self.store if self.store_open else self.journal
 
     def forget_old_runs(self) -> int:
         """Run retention: finished runs older than ``run_retention_days`` (at least 1) leave
@@ -49,8 +67,8 @@ class Running(EngineAccess):
         routine = self.validated(loaded)
         handle = await engine.start(dump_routine(routine), trigger, loaded.version,
                                     **_run_options(source, rerun_of, reuse))
-        self.store.record_run_started(handle.id, routine.id, loaded.version, trigger,
-                                      source=source, rerun_of=rerun_of)
+        self.run_records().record_run_started(handle.id, routine.id, loaded.version, trigger,
+                                              source=source, rerun_of=rerun_of)
         return str(handle.id)
 
     async def sync_runs(self, engine: EngineSession) -> Any:
@@ -66,12 +84,13 @@ class Running(EngineAccess):
         """Validate and run once on an open engine session; the run is recorded in the store
         with its ``source`` (manual: the desktop's Run Now, cli, rerun, ...)."""
         routine = self.validated(loaded)
+        records = self.run_records()
         run_ids: list[str] = []
 
         def started(info: Started) -> None:
             run_ids.append(info.run_id)
-            self.store.record_run_started(info.run_id, routine.id, loaded.version, trigger,
-                                          source=source, rerun_of=rerun_of)
+            records.record_run_started(info.run_id, routine.id, loaded.version, trigger,
+                                       source=source, rerun_of=rerun_of)
             if on_started is not None:
                 on_started(info)
 
@@ -83,34 +102,36 @@ class Running(EngineAccess):
             # ended so the store never says "running" for a run that is over.
             if run_ids:
                 await asyncio.shield(self._record_when_ended(engine, run_ids[0],
-                                                             loaded.version))
+                                                             loaded.version, records))
             raise
-        self.store.record_run_state(state, loaded.version)
+        records.record_run_state(state, loaded.version)
         return state
 
     async def _record_when_ended(self, engine: EngineSession, run_id: str,
-                                 version: int | None, within_s: float = 10.0) -> None:
+                                 version: int | None, records: RunRecords,
+                                 within_s: float = 10.0) -> None:
         try:
             state = await asyncio.wait_for(engine.outcome(run_id), within_s)
         except Exception as exc:  # the engine is going away: the next start reconciles it
             log.warning("could not learn how run %s ended: %s", run_id, exc)
             return
-        self.store.record_run_state(state, version)
+        records.record_run_state(state, version)
 
     def test_input(self, routine_id: str) -> Any:
         """Run Now's test input for the routine (kept in the store, not the document); when
         none was saved, the input of the routine's last run; else None."""
-        saved = self.store.test_input(routine_id)
+        store = self.history.store  # with the runs other processes journaled
+        saved = store.test_input(routine_id)
         if saved is not None:
             return saved
-        latest = self.store.runs(routine_id, 1)
-        return self.store.run_state(latest[0].id).get("trigger") if latest else None
+        latest = store.runs(routine_id, 1)
+        return store.run_state(latest[0].id).get("trigger") if latest else None
 
     def set_test_input(self, routine_id: str, value: Any) -> None:
         self.store.set_test_input(routine_id, value)
 
     def runs(self, routine_id: str | None = None, limit: int = 50) -> list[Any]:
-        return self.store.runs(routine_id, limit)
+        return self.history.store.runs(routine_id, limit)
 
 
 def _run_options(source: str, rerun_of: str | None,
