@@ -126,9 +126,6 @@ run()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="app.services.{pins,credentials,routines,trigger_runs,"
-                   "run_writes,blobs} still import the store at module level, and the blob "
-                   "store's credential resolver opens it: remove this mark once they do not")
 def test_a_cold_run_of_a_file_imports_no_sqlalchemy_and_is_recorded(tmp_path, temporal):
     home = tmp_path / "home"
     path = tmp_path / "r.json"

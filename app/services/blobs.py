@@ -15,8 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from app.blobs import (
     BlobConfig,
     BlobError,
@@ -112,9 +110,10 @@ class Blobs(EngineAccess):
             store = self._blob_cache.get(identity)
             if store is None:
                 try:
+                    # the store (credentials' metadata) opens only if one is asked for
                     store = open_store(config, self.paths.data,
                                        self.blob_key() if keyed else None,
-                                       self.credentials.resolve)
+                                       lambda name: self.credentials.resolve(name))
                 except BlobError as exc:
                     raise UserError(str(exc)) from None
                 self._blob_cache[identity] = store
@@ -186,6 +185,8 @@ class Blobs(EngineAccess):
         saved test input or an event trigger's state refers to. Only rows that mention
         ``$blob`` are parsed; a value too deep or damaged to parse keeps every digest
         written in it (keeping too much is safe, deleting too much is not)."""
+        from sqlalchemy import text  # the store's library: loaded with the store
+
         found: set[str] = set()
         with self.store.engine.connect() as connection:
             for table, column in REFERENCE_COLUMNS:

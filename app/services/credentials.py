@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.store import Store
-from app.store.repository import CredentialInfo
 from app.vault import Vault, VaultError
 from app.vault import validate as validate_credential
+
+if TYPE_CHECKING:
+    from app.store import Store
+    from app.store.repository import CredentialInfo
 
 
 class Credentials:

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.routine import Routine
 from app.routine.runstate import MAX_PAYLOAD_BYTES, describe_size, json_size
 from app.routine.upstream import upstream_routine
 from app.services.errors import UserError
-from app.store import Store
-from app.store.common import now
-from app.store.pins import Pin
+from app.store.common import Pin, now
+
+if TYPE_CHECKING:
+    from app.store import Store
 
 __all__ = ["Pin", "Pins"]
 MAX_ID = 64

@@ -13,10 +13,11 @@ from app.routine import FORMAT, Problem, Routine, RoutineInvalid, dump_routine
 from app.routine.document import decode
 from app.services.errors import UserError
 from app.services.verdicts import ConfigVerdicts
-from app.store import NotFound, Store
+from app.store import NotFound
 
 if TYPE_CHECKING:
     from app.engine.session import EngineSession
+    from app.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.store import Store
+if TYPE_CHECKING:
+    from app.store import Store
 
 BATCH_MAX = 256
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from app.routine.document import trigger_of
 from app.services.run_writes import FinishedRuns
-from app.store import Store
 from app.triggers import ActiveRoutine
 
 if TYPE_CHECKING:
     from app.engine.session import EngineSession
+    from app.store import Store
 
 log = logging.getLogger(__name__)
 START_RECORD_DELAY_S = 1.0

@@ -1,8 +1,11 @@
-"""What the store's modules share: the not-found error and how times are kept (naive UTC)."""
+"""What the store's modules share, and what needs no database library to be named: the
+not-found error, how times are kept (naive UTC) and the pinned-output record."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 class NotFound(KeyError):
@@ -28,3 +31,14 @@ def parse_time(value: str | datetime | None) -> datetime | None:
 
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """One pinned output: the node completes at once with ``output`` on ``ports``."""
+
+    node_id: str
+    output: Any
+    ports: list[str] = field(default_factory=lambda: ["out"])
+    pinned_at: datetime = field(default_factory=now)
+    source_run: str | None = None  # the run it was taken from; None when typed

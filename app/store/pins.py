@@ -4,26 +4,12 @@ a node (app.services.pins). Mixed into :class:`app.store.Store`."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from app.store.common import now
+from app.store.common import Pin
 from app.store.models import PinRow
-
-
-@dataclass(frozen=True, slots=True)
-class Pin:
-    """One pinned output: the node completes at once with ``output`` on ``ports``."""
-
-    node_id: str
-    output: Any
-    ports: list[str] = field(default_factory=lambda: ["out"])
-    pinned_at: datetime = field(default_factory=now)
-    source_run: str | None = None  # the run it was taken from; None when typed
 
 
 class PinStore:
