@@ -4,6 +4,10 @@ store's active routines.
 It re-reads the store every few seconds, so a routine activated from the CLI while
 the app (or ``kianax worker --triggers``) runs is picked up without a restart; the
 app also calls :meth:`TriggerHost.refresh` right after its own changes.
+
+Each kind of trigger loads its library when a routine first needs it: the webhook
+listener's aiohttp web server, the event poller's APScheduler and the file watch's
+watchfiles are ~15 MB an idle desktop app without such routines does not hold.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
@@ -32,9 +36,11 @@ from app.triggers import (
     TriggerUnavailable,
     WebhookOptions,
 )
-from app.triggers.event import EventPoller
-from app.triggers.files import FolderWatch
-from app.triggers.webhook import Hook, WebhookListener
+
+if TYPE_CHECKING:
+    from app.triggers.event import EventPoller
+    from app.triggers.files import FolderWatch
+    from app.triggers.webhook import Hook, WebhookListener
 
 log = logging.getLogger(__name__)
 REFRESH_S = 3.0
@@ -62,14 +68,17 @@ class TriggerHost:
                  validate: Validate, lock: Path | None = None, refresh_s: float = REFRESH_S,
                  untrusted: Untrusted | None = None):
         self.store = store
+        self.plugins = plugins
+        self.resolver = resolver
+        self.webhook_options = webhook
         self.untrusted = untrusted
         self._refused: dict[str, str] = {}  # untrusted routines: not served, and why
         self.launcher = launcher
         self.secret_of = secret_of
         self.validate = validate
         self.refresh_s = refresh_s
-        self.webhooks = WebhookListener(launcher, webhook)
-        self.events = EventPoller(store, plugins, resolver, launcher)
+        self._webhooks: WebhookListener | None = None
+        self._events: EventPoller | None = None
         self.watches: dict[str, FolderWatch] = {}
         self._active: dict[str, ActiveRoutine] = {}
         self._errors: dict[str, str] = {}
@@ -83,6 +92,26 @@ class TriggerHost:
         self._claim = FileLock(str(lock), thread_local=False) if lock is not None else None
         self._standby: list[ActiveRoutine] = []
 
+    @property
+    def webhooks(self) -> WebhookListener:
+        """The webhook listener, made on first use (it is not listening until started)."""
+        if self._webhooks is None:
+            from app.triggers.webhook import WebhookListener
+
+            self._webhooks = WebhookListener(self.launcher, self.webhook_options)
+            self._webhooks.paused = self._paused
+        return self._webhooks
+
+    @property
+    def events(self) -> EventPoller:
+        """The event poller, made on first use."""
+        if self._events is None:
+            from app.triggers.event import EventPoller
+
+            self._events = EventPoller(self.store, self.plugins, self.resolver, self.launcher)
+            self._events.paused = self._paused
+        return self._events
+
     async def start(self) -> None:
         await self.refresh()
         self._loop_task = asyncio.create_task(self._refresh_forever(), name="trigger refresh")
@@ -93,11 +122,13 @@ class TriggerHost:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         async with self._lock:
-            self.events.stop()
+            if self._events is not None:
+                self._events.stop()
             for watch in self.watches.values():
                 await watch.stop()
             self.watches = {}
-            await self.webhooks.stop()
+            if self._webhooks is not None:
+                await self._webhooks.stop()
             if self._claim is not None and self._claim.is_locked:
                 self._claim.release()
         await self.launcher.close()
@@ -109,7 +140,9 @@ class TriggerHost:
     def set_paused(self, paused: bool) -> None:
         """Paused triggers do not start runs: webhooks answer 503, checks and files wait."""
         self._paused = paused
-        self.webhooks.paused = self.events.paused = paused
+        for trigger in (self._webhooks, self._events):
+            if trigger is not None:
+                trigger.paused = paused
         for watch in self.watches.values():
             watch.paused = paused
 
@@ -160,7 +193,8 @@ class TriggerHost:
                        for kind in LOCAL_TYPES}
             await self._apply_webhooks(by_type["webhook"], [
                 r for r in invalid.values() if r.trigger["type"] == "webhook"])
-            self.events.set_routines(by_type["event"])
+            if by_type["event"] or self._events is not None:
+                self.events.set_routines(by_type["event"])
             await self._apply_files(by_type["file"])
             self._active = active
             self.set_paused(self._paused)
@@ -181,6 +215,10 @@ class TriggerHost:
 
     async def _apply_webhooks(self, routines: dict[str, ActiveRoutine],
                               invalid: list[ActiveRoutine]) -> None:
+        if not (routines or invalid or self._webhooks is not None):
+            return
+        from app.triggers.webhook import Hook
+
         hooks: dict[str, Hook] = {}
         unavailable = {  # callers learn why, rather than a 404 (not which nodes are untrusted)
             str(r.trigger.get("path", "")).strip("/"):
@@ -216,6 +254,8 @@ class TriggerHost:
                 await self.watches.pop(rid).stop()
         for rid, routine in routines.items():
             if rid not in self.watches:
+                from app.triggers.files import FolderWatch
+
                 self.watches[rid] = FolderWatch(routine, self.launcher)
 
     def statuses(self) -> list[TriggerStatus]:
@@ -229,7 +269,7 @@ class TriggerHost:
             kind = routine.trigger["type"]
             error = self._errors.get(rid)
             if kind == "webhook":
-                found.append(TriggerStatus(rid, kind, self.webhooks.options.url(
+                found.append(TriggerStatus(rid, kind, self.webhook_options.url(
                     routine.trigger["path"].strip("/")), error=error))
             elif kind == "event":
                 found.append(TriggerStatus(
