@@ -36,6 +36,7 @@ from app.ui.help_menu import build_help_menu
 from app.ui.icons import icon
 from app.ui.inspector import Inspector
 from app.ui.library import Library
+from app.ui.memory import release_free_memory
 from app.ui.palette import Palette, QuickAdd
 from app.ui.pins import PinPanel
 from app.ui.problems_list import ProblemsList
@@ -133,6 +134,7 @@ class MainWindow(EngineStatus, RoutineActions, RunPanel, PinPanel, QMainWindow):
         self.overview_timer = QTimer(self)
         self.overview_timer.setInterval(OVERVIEW_REFRESH_MS)
         self.overview_timer.timeout.connect(lambda: self.spawn(self.refresh_overview()))
+        self.overview_timer.timeout.connect(release_free_memory)  # what start-up and runs freed
 
     def _dock(self, title: str, widget: Any, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
