@@ -61,8 +61,12 @@ class RunHistory:
 
     @property
     def store(self) -> Store:
+        return self.app.store
+
+    def _taken_in(self) -> Store:
         """The store, with any runs that processes without it journaled taken in first (one
-        folder listing when there are none): what a reader of runs sees is complete."""
+        folder listing when there are none): what a reader of runs sees is complete. Once
+        per reading call, not per row it reads."""
         store = self.app.store
         self.app.journal.replay(store)
         return store
@@ -73,7 +77,7 @@ class RunHistory:
              source: str | None = None, since: datetime | None = None,
              text: str | None = None) -> list[RunSummary]:
         """Newest first; ``since`` is naive UTC; ``text`` is searched in run ids and errors."""
-        return self.store.runs(routine_id, limit, status=status, source=source, since=since,
+        return self._taken_in().runs(routine_id, limit, status=status, source=source, since=since,
                                text=text)
 
     def state(self, run_id: str) -> dict[str, Any]:
@@ -81,19 +85,19 @@ class RunHistory:
         from app.services import UserError
 
         try:
-            return self.store.run_state(run_id)
+            return self._taken_in().run_state(run_id)
         except NotFound as exc:
             raise UserError(str(exc)) from None
 
     def knows(self, run_id: str) -> bool:
-        return self.store.has_run(run_id)
+        return self._taken_in().has_run(run_id)
 
     def stats(self, routine_id: str | None = None, days: float = 30) -> list[RoutineStats]:
-        return self.store.stats(routine_id, days)
+        return self._taken_in().stats(routine_id, days)
 
     def runs_per_day(self, routine_id: str | None = None, days: int = 30) -> list[DayCount]:
         """Runs started on each of the last ``days`` local calendar days, oldest first."""
-        return self.store.runs_per_day(routine_id, days)
+        return self._taken_in().runs_per_day(routine_id, days)
 
     def waiting_approvals(self, limit: int = 50) -> list[WaitingApproval]:
         """Every approval node the store shows waiting, oldest run first."""
@@ -128,8 +132,9 @@ class RunHistory:
 
     def test_input(self, routine_id: str) -> Any:
         """Run Now's input for the routine: the one saved for it, else its last run's."""
-        saved = self.store.test_input(routine_id)
-        return saved if saved is not None else self.store.last_trigger(routine_id)
+        store = self._taken_in()
+        saved = store.test_input(routine_id)
+        return saved if saved is not None else store.last_trigger(routine_id)
 
     def set_test_input(self, routine_id: str, value: Any) -> None:
         self.store.set_test_input(routine_id, value)
@@ -148,7 +153,7 @@ class RunHistory:
         # the server, and their runs are theirs to record.
         listed = await control.list_runs(engine.client, f'TaskQueue="{engine.task_queue}"',
                                          limit=SYNC_LIMIT)
-        changed = self.store.sync_listed(listed)
+        changed = self._taken_in().sync_listed(listed)
         seen = {item.run_id for item in listed}
         lost = 0
         for run_id, _ in self.store.unfinished_runs():
