@@ -120,18 +120,13 @@ class Running(EngineAccess):
     def test_input(self, routine_id: str) -> Any:
         """Run Now's test input for the routine (kept in the store, not the document); when
         none was saved, the input of the routine's last run; else None."""
-        store = self.history.store  # with the runs other processes journaled
-        saved = store.test_input(routine_id)
-        if saved is not None:
-            return saved
-        latest = store.runs(routine_id, 1)
-        return store.run_state(latest[0].id).get("trigger") if latest else None
+        return self.history.test_input(routine_id)
 
     def set_test_input(self, routine_id: str, value: Any) -> None:
-        self.store.set_test_input(routine_id, value)
+        self.history.set_test_input(routine_id, value)
 
     def runs(self, routine_id: str | None = None, limit: int = 50) -> list[Any]:
-        return self.history.store.runs(routine_id, limit)
+        return self.history.list(routine_id, limit)
 
 
 def _run_options(source: str, rerun_of: str | None,
