@@ -25,15 +25,10 @@ from pathlib import Path
 import httpx
 from temporalio.worker import Worker
 
-from app.engine.devserver import EmbeddedServer, free_port
-from app.paths import Paths
-from app.services import Kianax
-from app.settings import Settings
 from app.triggers.webhook import signed_headers
-from app.vault import Vault
 from tests.bench.handwritten import EmptyWorkflow
+from tests.bench.webhook_kianax import served_webhook
 from tests.helpers import routine, transform
-from tests.keyrings import MemoryKeyring
 
 SECRET = b"bench-secret"
 
@@ -50,24 +45,13 @@ def report(label: str, webhook: list[float], direct: list[float]) -> None:
 
 
 async def main(repeat: int, burst: int) -> None:
+    document = routine([transform("echo", "{{ trigger.n }}")], rid="bench",
+                       trigger={"type": "webhook", "path": "bench", "credential": "bench"})
     with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedServer(Path(tmp) / "engine", ui=False)
-        info = await server.start()
-        paths = Paths(Path(tmp) / "d", Path(tmp) / "c", Path(tmp) / "l").ensure()
-        Settings(server=info.address, webhook_port=free_port(), webhook_rate_per_s=1e6,
-                 webhook_burst=10**6).save(paths.settings)
-        app = Kianax(paths, vault=Vault(MemoryKeyring()))
-        app.credentials.add("bench", "webhook_secret", {}, {"secret": SECRET.decode()})
-        document = routine([transform("echo", "{{ trigger.n }}")], rid="bench",
-                           trigger={"type": "webhook", "path": "bench", "credential": "bench"})
-        version = app.store.save_routine(document)
-        try:
-            async with app.engine() as engine, Worker(
-                    engine.client, task_queue="bench-empty", workflows=[EmptyWorkflow]):
-                await app.activate("bench", engine)
-                host = app.trigger_host(engine)
-                await host.start()
-                url = app.webhook_options().url("bench")
+        async with served_webhook(Path(tmp), document, SECRET.decode()) as served:
+            engine, version, url = served.engine, served.version, served.url
+            async with Worker(engine.client, task_queue="bench-empty",
+                              workflows=[EmptyWorkflow]):
                 numbers = itertools.count()
 
                 def signed() -> dict[str, object]:
@@ -123,10 +107,6 @@ async def main(repeat: int, burst: int) -> None:
                             a.append(await timed(hook))
                             b.append(await timed(direct))
                         report(label, a, b)
-                await host.close()
-        finally:
-            app.close()
-            await server.stop()
 
 
 if __name__ == "__main__":

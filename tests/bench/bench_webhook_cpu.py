@@ -22,12 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from app.engine.devserver import EmbeddedServer, free_port
-from app.paths import Paths
-from app.services import Kianax
-from app.settings import Settings
-from app.vault import Vault
-from tests.keyrings import MemoryKeyring
+from tests.bench.webhook_kianax import served_webhook
 from tests.server_metrics import metrics_url, server_counts
 
 # The peers' routine (../shared/peers/kianax-routine.json), here so the bench runs anywhere.
@@ -80,56 +75,38 @@ def own_cpu() -> float:
 
 
 async def main(runs: int, concurrency: int, rounds: int) -> None:
-    document = ROUTINE
     with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedServer(Path(tmp) / "engine", ui=False)
-        info = await server.start()
-        process = psutil.Process(info.pid)
-        paths = Paths(Path(tmp) / "d", Path(tmp) / "c", Path(tmp) / "l").ensure()
-        Settings(server=info.address, webhook_port=free_port(), webhook_rate_per_s=1e6,
-                 webhook_burst=10**6).save(paths.settings)
-        app = Kianax(paths, vault=Vault(MemoryKeyring()))
-        app.credentials.add(document["trigger"]["credential"], "webhook_secret", {},
-                            {"secret": SECRET})
-        app.store.save_routine(document)
-        try:
-            async with app.engine() as engine:
-                await app.activate(document["id"], engine)
-                host = app.trigger_host(engine)
-                await host.start()
-                url = app.webhook_options().url(document["trigger"]["path"]) + "?wait=1"
-                metrics = await metrics_url(Path(tmp) / "engine" / "server.log")
-                print(f"{runs} runs per round at {concurrency} in flight, after 200 to warm up\n")
-                before: dict[str, float] = {}
-                for round_ in range(rounds + 1):
-                    count = runs if round_ else 200
-                    if round_ == 1:
-                        await asyncio.sleep(2)
-                        before = server_counts(metrics)
-                    cpu, server_cpu = own_cpu(), sum(process.cpu_times()[:2])
-                    load = await asyncio.create_subprocess_exec(
-                        sys.executable, "-c", LOAD, url, str(count), str(concurrency), SECRET,
-                        stdout=subprocess.PIPE)
-                    out, _ = await load.communicate()
-                    worker_ms = (own_cpu() - cpu) * 1000 / count
-                    server_ms = (sum(process.cpu_times()[:2]) - server_cpu) * 1000 / count
-                    result = json.loads(out)
-                    if round_:
-                        print(f"runs/s {count / result['wall']:6.1f}   p50 "
-                              f"{result['p50'] * 1000:5.1f} ms   CPU per run: worker "
-                              f"{worker_ms:5.2f} ms, server {server_ms:5.2f} ms")
-                await asyncio.sleep(2)
-                after = server_counts(metrics)
-                print("\nper run, from the server's metrics (service requests are counted by "
-                      "the frontend and again by the service behind it):")
-                for key in sorted(after, key=lambda k: before.get(k, 0) - after[k]):
-                    each = (after[key] - before.get(key, 0)) / (runs * rounds)
-                    if each >= 0.01:
-                        print(f"  {each:5.2f}  {key}")
-                await host.close()
-        finally:
-            app.close()
-            await server.stop()
+        async with served_webhook(Path(tmp), ROUTINE, SECRET) as served:
+            process = psutil.Process(served.server.pid)
+            url = served.url + "?wait=1"
+            metrics = await metrics_url(Path(tmp) / "engine" / "server.log")
+            print(f"{runs} runs per round at {concurrency} in flight, after 200 to warm up\n")
+            before: dict[str, float] = {}
+            for round_ in range(rounds + 1):
+                count = runs if round_ else 200
+                if round_ == 1:
+                    await asyncio.sleep(2)
+                    before = server_counts(metrics)
+                cpu, server_cpu = own_cpu(), sum(process.cpu_times()[:2])
+                load = await asyncio.create_subprocess_exec(
+                    sys.executable, "-c", LOAD, url, str(count), str(concurrency), SECRET,
+                    stdout=subprocess.PIPE)
+                out, _ = await load.communicate()
+                worker_ms = (own_cpu() - cpu) * 1000 / count
+                server_ms = (sum(process.cpu_times()[:2]) - server_cpu) * 1000 / count
+                result = json.loads(out)
+                if round_:
+                    print(f"runs/s {count / result['wall']:6.1f}   p50 "
+                          f"{result['p50'] * 1000:5.1f} ms   CPU per run: worker "
+                          f"{worker_ms:5.2f} ms, server {server_ms:5.2f} ms")
+            await asyncio.sleep(2)
+            after = server_counts(metrics)
+            print("\nper run, from the server's metrics (service requests are counted by "
+                  "the frontend and again by the service behind it):")
+            for key in sorted(after, key=lambda k: before.get(k, 0) - after[k]):
+                each = (after[key] - before.get(key, 0)) / (runs * rounds)
+                if each >= 0.01:
+                    print(f"  {each:5.2f}  {key}")
 
 
 if __name__ == "__main__":
