@@ -128,3 +128,21 @@ def test_a_detached_run_of_a_file_never_opens_the_store_and_runs_lists_it(tmp_pa
     assert (run["run_id"], run["source"], run["trigger"]) == (run_id, "cli", {"n": 1})
     assert pending(home) == []
 
+
+
+async def test_a_record_the_store_cannot_take_is_set_aside_not_raised_at_every_read(tmp_path,
+                                                                                    runner):
+    """Valid JSON of the right kind whose state is malformed (a node that is not an object)
+    must not make every later read of the run history fail."""
+    home = tmp_path / "home"
+    state = await journaled_run(runner, home)
+    journal_of(home).record_run_state({**state, "run_id": "broken-1",
+                                       "nodes": {"a": "not a node"}}, 3)
+
+    app = opened(home)
+
+    assert app.history.state(state["run_id"])["status"] == "completed"
+    assert [p for p in pending(home) if p.endswith(".json")] == []
+    assert len([p for p in pending(home) if p.endswith(".unreadable")]) == 1
+    assert [r.id for r in app.history.list()] == [state["run_id"]]
+    app.close()

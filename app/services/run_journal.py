@@ -95,6 +95,14 @@ class RunJournal:
                     log.warning("runs recorded by another process stay pending in %s: %s",
                                 self.folder, exc)
                     break
+                except Exception as exc:  # well-formed JSON the store cannot take: never
+                    # let one record stop every later read of the run history
+                    log.warning("run records %s cannot be taken in (%s); set aside as "
+                                ".unreadable", ", ".join(p.name for p, _ in records), exc)
+                    for path, _ in records:
+                        with contextlib.suppress(OSError):
+                            path.replace(path.with_suffix(".unreadable"))
+                    continue
                 for path, _ in records:
                     path.unlink(missing_ok=True)
                 taken += 1
